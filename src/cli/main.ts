@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// CLI: the commander front end (`attnc compile | check | explain`).
+import { Command, CommanderError, Option } from "commander";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { compile, type Target } from "../compile.js";
+import { formatDiagnostic, sourceFile } from "../diagnostics/source.js";
+import type { Diagnostic } from "../diagnostics/diagnostic.js";
+import { readSource } from "./read-source.js";
+import { outputFiles } from "./output-files.js";
+
+const usageExit = (message: string): never => {
+  process.stderr.write(`attnc: ${message}\n`);
+  process.exit(2);
+};
+
+function parseDefines(values: string[]): Record<string, number> {
+  const defines: Record<string, number> = {};
+  for (const value of values) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(\d+)$/.exec(value);
+    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 2 ** 31 - 1) {
+      usageExit(`--define takes NAME=INT with INT >= 1, got \`${value}\``);
+    }
+    defines[match![1]] = Number(match![2]);
+  }
+  return defines;
+}
+
+function printDiagnostics(path: string, text: string, diagnostics: readonly Diagnostic[]): void {
+  const file = sourceFile(path, text);
+  for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(file, d)}\n`);
+}
+
+/** Reads and compiles; exits 1 (after printing) when the program has errors. */
+function load(path: string, options: { define: string[]; kernel?: string; target?: Target; schedule?: "auto" | "fused" | "naive"; arch?: "sm_80" | "sm_90a" }) {
+  const read = readSource(path);
+  if (!read.ok && "usage" in read) return usageExit(read.usage);
+  if (!read.ok) {
+    printDiagnostics(path, read.text, [read.diagnostic]);
+    process.exit(1);
+  }
+  const result = compile(read.text, {
+    fileName: path, defines: parseDefines(options.define), kernel: options.kernel,
+    target: options.target, schedule: options.schedule, arch: options.arch,
+  });
+  printDiagnostics(path, read.text, result.diagnostics);
+  if (result.diagnostics.some((d) => d.severity === "error")) process.exit(1);
+  return result;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+const program = new Command()
+  .name("attnc")
+  .description("An attention compiler: .attn tensor expressions to fused CUDA and WGSL kernels")
+  .version("0.1.0")
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command("check")
+  .description("report diagnostics only")
+  .argument("<file>", "an .attn file")
+  .option("--define <NAME=INT>", "add or override a const (repeatable)", collect, [])
+  .action((file: string, options: { define: string[] }) => {
+    load(file, options);
+  });
+
+program
+  .command("compile")
+  .description("write NAME.cu, NAME.h, NAME.wgsl, NAME.ts and NAME.json for each kernel")
+  .argument("<file>", "an .attn file")
+  .addOption(new Option("--target <target>", "what to emit").choices(["cuda", "wgsl", "all"]).default("all"))
+  .option("--out <dir>", "output folder (default: beside the input)")
+  .option("--define <NAME=INT>", "add or override a const (repeatable)", collect, [])
+  .option("--kernel <name>", "compile only this kernel")
+  .addOption(new Option("--schedule <schedule>", "fused needs the attention chain").choices(["auto", "fused", "naive"]).default("auto"))
+  .addOption(new Option("--arch <arch>", "CUDA architecture").choices(["sm_80", "sm_90a"]).default("sm_80"))
+  .action((file: string, options: { target: Target; out?: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; arch: "sm_80" | "sm_90a" }) => {
+    const result = load(file, options);
+    const dir = options.out ?? dirname(file);
+    const files = result.kernels.flatMap((k) => outputFiles(k, options.target));
+    try {
+      mkdirSync(dir, { recursive: true });
+      for (const f of files) writeFileSync(join(dir, f.name), f.text);
+    } catch (e) {
+      usageExit(`cannot write to ${dir}: ${(e as Error).message}`);
+    }
+    for (const f of files) process.stdout.write(`wrote ${join(dir, f.name)}\n`);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  throw e;
+}
+

@@ -1,0 +1,61 @@
+// Shared by every stage: diagnostics as values with a span, collected, never thrown.
+import type { Span } from "../syntax/ast.js";
+
+export type Severity = "error" | "warning";
+
+/** A diagnostic as a stage reports it: a span into the source it was given. */
+export type SpanDiagnostic = {
+  readonly severity: Severity;
+  readonly message: string;
+  readonly span: Span;
+  readonly hint?: string;
+};
+
+/** A diagnostic as the library returns it: resolved to 1-based lines and columns. */
+export type Diagnostic = {
+  readonly severity: Severity;
+  readonly message: string;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly endLine: number;
+  readonly endColumn: number;
+  readonly hint?: string;
+};
+
+export const error = (span: Span, message: string, hint?: string): SpanDiagnostic =>
+  hint === undefined ? { severity: "error", message, span } : { severity: "error", message, span, hint };
+
+export const warning = (span: Span, message: string, hint?: string): SpanDiagnostic =>
+  hint === undefined ? { severity: "warning", message, span } : { severity: "warning", message, span, hint };
+
+export const hasErrors = (diagnostics: readonly { severity: Severity }[]): boolean =>
+  diagnostics.some((d) => d.severity === "error");
+
+/** "did you mean `x`?" for the closest candidate within a small edit distance. */
+export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(1, Math.floor(name.length / 3));
+  return best !== undefined && bestDistance <= limit ? `did you mean \`${best}\`?` : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}

@@ -1,0 +1,37 @@
+// Shared by the emitters and the runtime: the manifest (NAME.json) that describes a compiled kernel's interface.
+import type { CheckedKernel, Extent } from "./check/typed.js";
+import type { DType } from "./syntax/ast.js";
+
+export type Schedule = "fused" | "naive";
+
+export type ManifestTensor = {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly dims: readonly (string | number)[];
+  readonly role: "input" | "output";
+};
+
+export type Manifest = {
+  readonly name: string;
+  readonly schedule: Schedule;
+  readonly sizes: readonly string[];
+  readonly defines: Readonly<Record<string, number>>;
+  readonly tensors: readonly ManifestTensor[];
+  readonly scalars: readonly { readonly name: string; readonly dtype: "f32" | "i32" }[];
+};
+
+const dimOf = (e: Extent): string | number => (e.kind === "const" ? e.name ?? e.value : e.name);
+
+export function manifestOf(kernel: CheckedKernel, schedule: Schedule): Manifest {
+  return {
+    name: kernel.name,
+    schedule,
+    sizes: kernel.sizes,
+    defines: kernel.defines,
+    tensors: [
+      ...kernel.inputs.map((t) => ({ name: t.name, dtype: t.dtype, dims: t.dims.map(dimOf), role: "input" as const })),
+      ...kernel.outputs.map((t) => ({ name: t.name, dtype: t.dtype, dims: t.dims.map(dimOf), role: "output" as const })),
+    ],
+    scalars: kernel.scalars.map((s) => ({ name: s.name, dtype: s.dtype })),
+  };
+}

@@ -1,0 +1,239 @@
+// Syntax stage: the chevrotain parser. Its rules read like grammar/attn.ebnf; it builds a CST.
+import { CstParser, type IParserErrorMessageProvider, type TokenType, type IToken } from "chevrotain";
+import * as T from "./tokens.js";
+
+const describe = (token: IToken): string =>
+  token.tokenType.name === "EOF" ? "the end of the file" : `\`${token.image}\``;
+
+const label = (type: TokenType): string => (type.LABEL ?? type.name);
+
+const messages: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage: ({ expected, actual }) => `expected ${label(expected)} but found ${describe(actual)}`,
+  buildNotAllInputParsedMessage: ({ firstRedundant }) =>
+    `unexpected ${describe(firstRedundant)}: expected \`kernel\` or \`const\``,
+  buildNoViableAltMessage: ({ actual, ruleName }) => `unexpected ${describe(actual[0])} in ${ruleWords[ruleName] ?? ruleName}`,
+  buildEarlyExitMessage: ({ actual, ruleName }) => `unexpected ${describe(actual[0])} in ${ruleWords[ruleName] ?? ruleName}`,
+};
+
+const ruleWords: Record<string, string> = {
+  program: "the program",
+  primary: "an expression: expected a number, a name or `(`",
+  unary: "an expression: expected a number, a name or `(`",
+  dim: "a dimension: expected a size name or an integer",
+  topLevel: "the program: expected `kernel` or `const`",
+};
+
+export class AttnParser extends CstParser {
+  constructor() {
+    super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3, nodeLocationTracking: "onlyOffset" });
+    this.performSelfAnalysis();
+  }
+
+  program = this.RULE("program", () => {
+    this.MANY(() => this.SUBRULE(this.topLevel));
+  });
+
+  topLevel = this.RULE("topLevel", () => {
+    this.OR([{ ALT: () => this.SUBRULE(this.constDecl) }, { ALT: () => this.SUBRULE(this.kernelDecl) }]);
+  });
+
+  constDecl = this.RULE("constDecl", () => {
+    this.CONSUME(T.Const);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Equals);
+    this.OPTION(() => this.CONSUME(T.Minus));
+    this.CONSUME(T.NumberLiteral);
+  });
+
+  kernelDecl = this.RULE("kernelDecl", () => {
+    this.CONSUME(T.Kernel);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.LParen);
+    this.OPTION(() => this.SUBRULE(this.paramList, { LABEL: "params" }));
+    this.CONSUME(T.RParen);
+    this.CONSUME(T.Arrow);
+    this.CONSUME2(T.LParen);
+    this.OPTION2(() => this.SUBRULE2(this.paramList, { LABEL: "outputs" }));
+    this.CONSUME2(T.RParen);
+    this.CONSUME(T.LBrace);
+    this.MANY(() => this.SUBRULE(this.statement));
+    this.CONSUME(T.RBrace);
+  });
+
+  paramList = this.RULE("paramList", () => {
+    this.SUBRULE(this.param);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType !== T.RParen,
+      DEF: () => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.param);
+      },
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+  });
+
+  param = this.RULE("param", () => {
+    this.CONSUME(T.Identifier, { LABEL: "name" });
+    this.CONSUME(T.Colon);
+    this.CONSUME2(T.Identifier, { LABEL: "dtype" });
+    this.OPTION(() => {
+      this.CONSUME(T.LBracket);
+      this.SUBRULE(this.dim);
+      this.MANY({
+        GATE: () => this.LA(2).tokenType !== T.RBracket,
+        DEF: () => {
+          this.CONSUME(T.Comma);
+          this.SUBRULE2(this.dim);
+        },
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+      this.CONSUME(T.RBracket);
+    });
+  });
+
+  dim = this.RULE("dim", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.NumberLiteral) }]);
+  });
+
+  statement = this.RULE("statement", () => {
+    this.CONSUME(T.Identifier, { LABEL: "target" });
+    this.OPTION(() => {
+      this.CONSUME(T.LBracket);
+      this.OPTION2(() => {
+        this.CONSUME2(T.Identifier, { LABEL: "index" });
+        this.MANY({
+          GATE: () => this.LA(2).tokenType !== T.RBracket,
+          DEF: () => {
+            this.CONSUME(T.Comma);
+            this.CONSUME3(T.Identifier, { LABEL: "index" });
+          },
+        });
+        this.OPTION3(() => this.CONSUME2(T.Comma));
+      });
+      this.CONSUME(T.RBracket);
+    });
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  expression = this.RULE("expression", () => {
+    this.SUBRULE(this.orExpr, { LABEL: "cond" });
+    this.OPTION(() => {
+      this.CONSUME(T.Question);
+      this.SUBRULE(this.expression, { LABEL: "then" });
+      this.CONSUME(T.Colon);
+      this.SUBRULE2(this.expression, { LABEL: "otherwise" });
+    });
+  });
+
+  private binaryRule(name: string, operand: () => unknown, ops: TokenType[]) {
+    return this.RULE(name, () => {
+      this.SUBRULE(operand() as never, { LABEL: "operand" });
+      this.MANY(() => {
+        this.OR(ops.map((op) => ({ ALT: () => this.CONSUME(op, { LABEL: "op" }) })));
+        this.SUBRULE2(operand() as never, { LABEL: "operand" });
+      });
+    });
+  }
+
+  // Declared bottom-up so that each rule's operand rule exists when it is built.
+  unary: ReturnType<CstParser["RULE"]> = this.RULE("unary", () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.OR2([
+            { ALT: () => this.CONSUME(T.Minus, { LABEL: "op" }) },
+            { ALT: () => this.CONSUME(T.Plus, { LABEL: "op" }) },
+            { ALT: () => this.CONSUME(T.Bang, { LABEL: "op" }) },
+          ]);
+          this.SUBRULE(this.unary, { LABEL: "operand" });
+        },
+      },
+      { ALT: () => this.SUBRULE(this.primary, { LABEL: "operand" }) },
+    ]);
+  });
+  mulExpr = this.binaryRule("mulExpr", () => this.unary, [T.Star, T.Slash, T.Percent]);
+  addExpr = this.binaryRule("addExpr", () => this.mulExpr, [T.Plus, T.Minus]);
+  relExpr = this.binaryRule("relExpr", () => this.addExpr, [T.Lt, T.LtEq, T.Gt, T.GtEq]);
+  eqExpr = this.binaryRule("eqExpr", () => this.relExpr, [T.EqEq, T.NotEq]);
+  andExpr = this.binaryRule("andExpr", () => this.eqExpr, [T.AndAnd]);
+  orExpr = this.binaryRule("orExpr", () => this.andExpr, [T.OrOr]);
+
+  primary = this.RULE("primary", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.NumberLiteral) },
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          this.SUBRULE(this.expression);
+          this.CONSUME(T.RParen);
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(T.Identifier);
+          this.OPTION(() => {
+            this.OR2([
+              {
+                ALT: () => {
+                  this.CONSUME(T.LBracket);
+                  this.SUBRULE(this.exprList, { LABEL: "indices" });
+                  this.CONSUME(T.RBracket);
+                  this.OPTION2(() => {
+                    this.CONSUME2(T.LParen);
+                    this.SUBRULE(this.argList, { LABEL: "args" });
+                    this.CONSUME2(T.RParen);
+                  });
+                },
+              },
+              {
+                ALT: () => {
+                  this.CONSUME3(T.LParen);
+                  this.OPTION3(() => this.SUBRULE2(this.argList, { LABEL: "args" }));
+                  this.CONSUME3(T.RParen);
+                },
+              },
+            ]);
+          });
+        },
+      },
+    ]);
+  });
+
+  exprList = this.RULE("exprList", () => {
+    this.SUBRULE(this.expression);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType !== T.RBracket,
+      DEF: () => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.expression);
+      },
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+  });
+
+  argList = this.RULE("argList", () => {
+    this.SUBRULE(this.arg);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType !== T.RParen,
+      DEF: () => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.arg);
+      },
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+  });
+
+  arg = this.RULE("arg", () => {
+    this.OPTION({
+      GATE: () => this.LA(2).tokenType === T.Colon && this.LA(1).tokenType === T.Identifier,
+      DEF: () => {
+        this.CONSUME(T.Identifier, { LABEL: "label" });
+        this.CONSUME(T.Colon);
+      },
+    });
+    this.SUBRULE(this.expression);
+  });
+}
+
+export const attnParser = new AttnParser();
