@@ -27,7 +27,9 @@ export type MathFn =
   | "abs" | "min" | "max" | "clamp";
 
 export type Expr =
-  | { readonly kind: "const"; readonly value: number; readonly type: "int" | "float"; readonly span: Span }
+  | { readonly kind: "const"; readonly value: number; readonly type: ValueType; readonly span: Span }
+  /** A value a plan provides to an expression: the score, the accumulator, a tile bound (only after fuse/). */
+  | { readonly kind: "ref"; readonly name: RefName; readonly type: ValueType; readonly span: Span }
   | { readonly kind: "var"; readonly name: string; readonly type: "int"; readonly span: Span }
   | { readonly kind: "size"; readonly name: string; readonly type: "int"; readonly span: Span }
   | { readonly kind: "scalar"; readonly name: string; readonly type: "int" | "float"; readonly span: Span }
@@ -54,6 +56,8 @@ export type Expr =
       readonly type: "float";
       readonly span: Span;
     };
+
+export type RefName = "score" | "acc" | "stat" | "x" | "i0" | "i1" | "j0" | "j1";
 
 export type Statement = {
   readonly target: string;

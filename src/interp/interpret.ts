@@ -1,5 +1,5 @@
 // Interp stage: the float64 reference interpreter, the oracle every backend is checked against.
-import type { CheckedKernel, Expr, Extent, TensorInfo } from "../check/typed.js";
+import type { CheckedKernel, Expr, Extent, Statement, TensorInfo } from "../check/typed.js";
 import { tensorsOf } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
 import { roundTo } from "./dtype.js";
@@ -8,8 +8,8 @@ import { roundTo } from "./dtype.js";
 export type Arguments = Readonly<Record<string, ArrayLike<number> | number>>;
 export type Sizes = Readonly<Record<string, number>>;
 
-type Env = Float64Array; // index-variable values by slot
-type Compiled = (env: Env) => number;
+export type Env = Float64Array; // index-variable values by slot
+export type Compiled = (env: Env) => number;
 
 export const extentValue = (e: Extent, sizes: Sizes): number => (e.kind === "const" ? e.value : sizes[e.name]);
 
@@ -40,45 +40,59 @@ export function argumentErrors(kernel: CheckedKernel, args: Arguments, sizes: Si
 
 /** Runs a checked kernel in float64 on the CPU. Inputs are rounded to their storage dtypes first. */
 export function interpret(kernel: CheckedKernel, args: Arguments, sizes: Sizes): Record<string, Float64Array> {
-  const errors = argumentErrors(kernel, args, sizes);
-  if (errors.length > 0) throw new Error(`${kernel.name}: ${errors.join("; ")}`);
-  const buffers = new Map<string, Float64Array>();
-  const infos = new Map<string, TensorInfo>(tensorsOf(kernel).map((t) => [t.name, t]));
-  for (const t of kernel.inputs) buffers.set(t.name, Float64Array.from(args[t.name] as ArrayLike<number>, (v) => roundTo(t.dtype, v)));
-  const scalarValues = new Map(kernel.scalars.map((s) => [s.name, roundTo(s.dtype, args[s.name] as number)]));
+  const { buffers, infos, scalars: scalarValues } = prepare(kernel, args, sizes);
 
-  for (const st of kernel.statements) {
-    const info = infos.get(st.target)!;
-    const dims = st.vars.map((v) => extentValue(v.extent, sizes));
-    const slots = new Map<string, number>();
-    const slotOf = (name: string): number => {
-      if (!slots.has(name)) slots.set(name, slots.size);
-      return slots.get(name)!;
-    };
-    st.vars.forEach((v) => slotOf(v.name));
-    const compile = (e: Expr): Compiled => compileExpr(e, { slotOf, sizes, scalars: scalarValues, buffers, infos });
-    const value = compile(st.value);
-    const total = dims.reduce((a, b) => a * b, 1);
-    const out = new Float64Array(total);
-    const env = new Float64Array(64);
-    const isInt = info.dtype === "i32";
-    for (let flat = 0; flat < total; flat++) {
-      let rest = flat;
-      for (let k = dims.length - 1; k >= 0; k--) {
-        env[k] = rest % dims[k];
-        rest = Math.floor(rest / dims[k]);
-      }
-      const v = value(env);
-      out[flat] = isInt ? roundTo("i32", v) : v;
-    }
-    buffers.set(st.target, out);
-  }
+  for (const st of kernel.statements) runStatement(st, { sizes, scalars: scalarValues, buffers, infos });
   const result: Record<string, Float64Array> = {};
   for (const o of kernel.outputs) result[o.name] = buffers.get(o.name)!;
   return result;
 }
 
-type Context = {
+/** Validated, dtype-rounded inputs: the starting state of every executor. */
+export function prepare(kernel: CheckedKernel, args: Arguments, sizes: Sizes) {
+  const errors = argumentErrors(kernel, args, sizes);
+  if (errors.length > 0) throw new Error(`${kernel.name}: ${errors.join("; ")}`);
+  const buffers = new Map<string, Float64Array>();
+  const infos = new Map<string, TensorInfo>(tensorsOf(kernel).map((t) => [t.name, t]));
+  for (const t of kernel.inputs) buffers.set(t.name, Float64Array.from(args[t.name] as ArrayLike<number>, (v) => roundTo(t.dtype, v)));
+  const scalars = new Map(kernel.scalars.map((s) => [s.name, roundTo(s.dtype, args[s.name] as number)]));
+  return { buffers, infos, scalars };
+}
+
+/** Evaluates one statement over its whole index space into a new buffer. */
+export function runStatement(st: Statement, cx: Omit<Context, "slotOf">): void {
+  const info = cx.infos.get(st.target)!;
+  const dims = st.vars.map((v) => extentValue(v.extent, cx.sizes));
+  const slotOf = slotAllocator(st.vars.map((v) => v.name));
+  const value = compileExpr(st.value, { ...cx, slotOf });
+  const total = dims.reduce((a, b) => a * b, 1);
+  const out = new Float64Array(total);
+  const env = new Float64Array(64);
+  const isInt = info.dtype === "i32";
+  for (let flat = 0; flat < total; flat++) {
+    let rest = flat;
+    for (let k = dims.length - 1; k >= 0; k--) {
+      env[k] = rest % dims[k];
+      rest = Math.floor(rest / dims[k]);
+    }
+    const v = value(env);
+    out[flat] = isInt ? roundTo("i32", v) : v;
+  }
+  (cx.buffers as Map<string, Float64Array>).set(st.target, out);
+}
+
+/** Slots for index variables and refs, the given names first, in order. */
+export function slotAllocator(first: readonly string[]): (name: string) => number {
+  const slots = new Map<string, number>();
+  const slotOf = (name: string): number => {
+    if (!slots.has(name)) slots.set(name, slots.size);
+    return slots.get(name)!;
+  };
+  first.forEach(slotOf);
+  return slotOf;
+}
+
+export type Context = {
   slotOf: (name: string) => number;
   sizes: Sizes;
   scalars: ReadonlyMap<string, number>;
@@ -90,7 +104,7 @@ const wrap = (v: number) => v | 0;
 const floorDiv = (a: number, b: number) => (b === 0 ? 0 : Math.floor(a / b));
 const floorMod = (a: number, b: number) => (b === 0 ? 0 : a - b * Math.floor(a / b));
 
-function compileExpr(e: Expr, cx: Context): Compiled {
+export function compileExpr(e: Expr, cx: Context): Compiled {
   const c = (x: Expr) => compileExpr(x, cx);
   switch (e.kind) {
     case "const": {
@@ -99,6 +113,10 @@ function compileExpr(e: Expr, cx: Context): Compiled {
     }
     case "var": {
       const slot = cx.slotOf(e.name);
+      return (env) => env[slot];
+    }
+    case "ref": {
+      const slot = cx.slotOf(`$${e.name}`);
       return (env) => env[slot];
     }
     case "size": {

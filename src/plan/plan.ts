@@ -1,0 +1,111 @@
+// Plan stage: the schedule of a kernel as stages: fused attention chains, and naive statements for the rest.
+import type { CheckedKernel, Expr, Statement, TensorInfo } from "../check/typed.js";
+import { tensorsOf } from "../check/typed.js";
+import { error, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
+import type { Schedule } from "../manifest.js";
+import { inlineAll } from "../graph/inline.js";
+import { canonicalize } from "../graph/canonical.js";
+import type { NameSupply } from "../graph/substitute.js";
+import { loadsOf, rewrite } from "../graph/walk.js";
+import type { AttentionChain, ChainMiss, RowStatistic } from "../fuse/chain.js";
+import { matchChain, matchStatistic } from "../fuse/match.js";
+import { classifyTiles, keyRange } from "../fuse/tiles.js";
+
+export type FusedStage = {
+  readonly kind: "fused";
+  readonly chain: AttentionChain;
+  /** Conditions over the tile bounds (refs i0, i1, j0, j1) and the row variables. */
+  readonly tiles: { readonly full: Expr; readonly empty: Expr };
+  /** The keys a query tile can see (inclusive); undefined sides are 0 and M - 1. */
+  readonly keyRange: { readonly lo?: Expr; readonly hi?: Expr };
+};
+
+export type NaiveStage = { readonly kind: "naive"; readonly statement: Statement };
+
+export type Stage = FusedStage | NaiveStage;
+
+export type KernelPlan = {
+  readonly kernel: CheckedKernel;
+  readonly schedule: Schedule;
+  readonly stages: readonly Stage[];
+  /** Intermediates that naive stages write to device memory. */
+  readonly buffers: readonly TensorInfo[];
+  readonly misses: readonly ChainMiss[];
+};
+
+export type ScheduleRequest = "auto" | "fused" | "naive";
+
+export function planKernel(kernel: CheckedKernel, request: ScheduleRequest = "auto"): { plan: KernelPlan; diagnostics: SpanDiagnostic[] } {
+  const diagnostics: SpanDiagnostic[] = [];
+  const statements = new Map(kernel.statements.map((s) => [s.target, s]));
+  const naive = (misses: ChainMiss[]): KernelPlan => ({
+    kernel, schedule: "naive", stages: kernel.statements.map((statement) => ({ kind: "naive", statement })),
+    buffers: kernel.intermediates, misses,
+  });
+  if (request === "naive") return { plan: naive([]), diagnostics };
+
+  const supply: NameSupply = { next: 0 };
+  const inlined = inlineAll(kernel, supply);
+  const canonical = new Map([...inlined].map(([name, e]) => [name, canonicalize(e, supply)]));
+  const inputs = new Set(kernel.inputs.map((t) => t.name));
+  const chains: Omit<AttentionChain, "extras">[] = [];
+  const misses: ChainMiss[] = [];
+  for (const output of kernel.outputs) {
+    const found = matchChain(output, statements.get(output.name)!, canonical.get(output.name)!, inputs, supply);
+    if (found.ok) chains.push(found.value);
+    else misses.push(found.miss);
+  }
+  // Outputs that are row statistics of a chain's scores join that chain instead of running alone.
+  const extras = new Map<string, RowStatistic[]>();
+  const statisticOf = new Set<string>();
+  for (const m of misses) {
+    for (const chain of chains) {
+      const masked = maskedScores(chain);
+      const stat = masked && matchStatistic(chain, kernel.outputs.find((o) => o.name === m.output)!, statements.get(m.output)!, canonical.get(m.output)!, masked, supply);
+      if (stat !== undefined) {
+        extras.set(chain.output.name, [...(extras.get(chain.output.name) ?? []), stat]);
+        statisticOf.add(m.output);
+        break;
+      }
+    }
+  }
+  const remaining = misses.filter((m) => !statisticOf.has(m.output));
+  if (chains.length === 0) {
+    if (request === "fused") {
+      for (const m of remaining) diagnostics.push(error(m.span, `no attention chain to fuse: ${m.reason}`, "run `attnc explain` for the chain attnc looks for, or use --schedule naive"));
+    }
+    return { plan: naive(remaining), diagnostics };
+  }
+
+  const fused: FusedStage[] = chains.map((c) => {
+    const chain: AttentionChain = { ...c, extras: extras.get(c.output.name) ?? [] };
+    const tileVars = { query: chain.queryVar.name, key: chain.keyVar.name };
+    return { kind: "fused", chain, tiles: classifyTiles(chain.mask, tileVars, chain.span), keyRange: keyRange(chain.mask, tileVars) };
+  });
+  const fusedOutputs = new Set(fused.flatMap((f) => [f.chain.output.name, ...f.chain.extras.map((x) => x.output.name)]));
+  // Statements still needed: unfused outputs and whatever the fused expressions read that is not an input.
+  const needed = new Set<string>();
+  const need = (name: string): void => {
+    const s = statements.get(name);
+    if (s === undefined || needed.has(name)) return;
+    needed.add(name);
+    for (const l of loadsOf(s.value)) need(l.tensor);
+  };
+  for (const o of kernel.outputs) if (!fusedOutputs.has(o.name)) need(o.name);
+  for (const f of fused) for (const e of chainExprs(f.chain)) for (const l of loadsOf(e)) need(l.tensor);
+  const naiveStages: NaiveStage[] = kernel.statements.filter((s) => needed.has(s.target)).map((statement) => ({ kind: "naive", statement }));
+  const buffers = tensorsOf(kernel).filter((t) => t.role === "intermediate" && needed.has(t.name));
+  return { plan: { kernel, schedule: "fused", stages: [...naiveStages, ...fused], buffers, misses: remaining }, diagnostics };
+}
+
+function chainExprs(c: AttentionChain): Expr[] {
+  const out: Expr[] = [c.q, c.k, c.v, c.scoreMod, c.epilogue, ...c.extras.map((x) => x.epilogue)];
+  if (c.mask !== undefined) out.push(c.mask);
+  if (c.normalizer.kind === "softmax" && c.normalizer.sink !== undefined) out.push(c.normalizer.sink);
+  if (c.normalizer.kind === "elementwise") out.push(c.normalizer.fn);
+  return out;
+}
+
+/** The chain's masked scores as an expression of q and k again (for comparing with other outputs' reductions). */
+const maskedScores = (c: Omit<AttentionChain, "extras">): Expr =>
+  rewrite(c.maskedScores, (x) => (x.kind === "ref" && x.name === "score" ? c.score : x));
