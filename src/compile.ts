@@ -3,6 +3,11 @@ import { frontEnd } from "./frontend.js";
 import { manifestOf, type Manifest } from "./manifest.js";
 import type { Diagnostic } from "./diagnostics/diagnostic.js";
 import type { CheckedKernel } from "./check/typed.js";
+import { planKernel, type KernelPlan } from "./plan/plan.js";
+import { resolve } from "./diagnostics/source.js";
+import { emitWgsl } from "./emit/wgsl/index.js";
+import { emitCuda } from "./emit/cuda/index.js";
+import { emitTsWrapper } from "./emit/ts/index.js";
 
 export type Target = "cuda" | "wgsl" | "all";
 
@@ -19,6 +24,7 @@ export type CompiledKernel = {
   readonly name: string;
   readonly manifest: Manifest;
   readonly checked: CheckedKernel;
+  readonly plan: KernelPlan;
   readonly wgsl?: string;
   readonly ts?: string;
   readonly cuda?: string;
@@ -41,6 +47,26 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       });
     }
   }
-  const kernels = checked.map((k): CompiledKernel => ({ name: k.name, manifest: manifestOf(k, "naive"), checked: k }));
+  const target = options.target ?? "all";
+  const kernels: CompiledKernel[] = [];
+  for (const k of checked) {
+    const planned = planKernel(k, options.schedule ?? "auto");
+    diagnostics.push(...planned.diagnostics.map((d) => resolve(front.file, d)));
+    if (planned.diagnostics.some((d) => d.severity === "error")) continue;
+    const plan = planned.plan;
+    const manifest = manifestOf(k, plan.schedule);
+    let compiled: CompiledKernel = { name: k.name, manifest, checked: k, plan };
+    if (target !== "cuda") {
+      const wgsl = emitWgsl(plan);
+      const ts = wgsl && emitTsWrapper(manifest, wgsl.code);
+      if (wgsl !== undefined) compiled = { ...compiled, wgsl: wgsl.code };
+      if (ts !== undefined) compiled = { ...compiled, ts };
+    }
+    if (target !== "wgsl") {
+      const cuda = emitCuda(plan, { arch: options.arch ?? "sm_80" });
+      if (cuda !== undefined) compiled = { ...compiled, cuda: cuda.source, header: cuda.header };
+    }
+    kernels.push(compiled);
+  }
   return { diagnostics, kernels };
 }

@@ -8,6 +8,7 @@ import { formatDiagnostic, sourceFile } from "../diagnostics/source.js";
 import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { readSource } from "./read-source.js";
 import { outputFiles } from "./output-files.js";
+import { explainPlan } from "../plan/explain.js";
 
 const usageExit = (message: string): never => {
   process.stderr.write(`attnc: ${message}\n`);
@@ -87,6 +88,19 @@ program
       usageExit(`cannot write to ${dir}: ${(e as Error).message}`);
     }
     for (const f of files) process.stdout.write(`wrote ${join(dir, f.name)}\n`);
+  });
+
+program
+  .command("explain")
+  .description("show the attention chain found (or why none), the schedule and the tile plan")
+  .argument("<file>", "an .attn file")
+  .option("--define <NAME=INT>", "add or override a const (repeatable)", collect, [])
+  .option("--kernel <name>", "explain only this kernel")
+  .action((file: string, options: { define: string[]; kernel?: string }) => {
+    const result = load(file, options);
+    const text = readSource(file);
+    const source = sourceFile(file, text.ok ? text.text : "");
+    for (const k of result.kernels) process.stdout.write(explainPlan(k.plan, source));
   });
 
 try {

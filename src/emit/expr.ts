@@ -1,0 +1,118 @@
+// Emit stage: the expression printer shared by the CUDA and WGSL printers; a Dialect says where the targets differ.
+// Reductions and softmax inside an expression are hoisted into loops written before the expression that uses them.
+import type { Expr, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
+import type { CodeWriter } from "./writer.js";
+
+export type LoadExpr = Extract<Expr, { kind: "load" }>;
+
+export type Dialect = {
+  readonly float: string; // the f32 type name
+  readonly int: string;
+  readonly bool: string;
+  floatLiteral(value: number): string;
+  intLiteral(value: number): string;
+  boolLiteral(value: boolean): string;
+  toFloat(code: string): string;
+  call(fn: MathFn, args: readonly string[], type: ValueType): string;
+  select(cond: string, then: string, otherwise: string, type: ValueType): string;
+  /** Floor division and remainder of integers, by zero giving 0. */
+  intDiv(a: string, b: string): string;
+  intMod(a: string, b: string): string;
+  load(e: LoadExpr, indices: readonly string[]): string;
+  variable(name: string): string;
+  size(name: string): string;
+  scalar(name: string): string;
+  ref(name: RefName): string;
+  /** `var x: f32 = v;` / `float x = v;` */
+  declare(name: string, type: ValueType, value: string): string;
+  forLoop(variable: string, extent: string): string;
+  isInfNegative(code: string): string; // code == -inf, robust under fast-math
+};
+
+/** Index-variable and temporary names are safe identifiers in both targets (fresh names contain `'`). */
+export const identifier = (name: string): string => `v_${name.replace(/'/g, "_")}`;
+
+export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
+  const p = (x: Expr) => printExpr(x, d, w);
+  switch (e.kind) {
+    case "const":
+      return e.type === "bool" ? d.boolLiteral(e.value !== 0) : e.type === "int" ? d.intLiteral(e.value) : d.floatLiteral(e.value);
+    case "var":
+      return d.variable(e.name);
+    case "size":
+      return d.size(e.name);
+    case "scalar":
+      return d.scalar(e.name);
+    case "ref":
+      return d.ref(e.name);
+    case "load":
+      return d.load(e, e.indices.map(p));
+    case "cast":
+      return d.toFloat(p(e.operand));
+    case "unary":
+      return e.op === "neg" ? `(-${p(e.operand)})` : `(!${p(e.operand)})`;
+    case "binary": {
+      const a = p(e.left);
+      const b = p(e.right);
+      const int = e.left.type === "int" && e.right.type === "int";
+      if (int && e.op === "/") return d.intDiv(a, b);
+      if (int && e.op === "%") return d.intMod(a, b);
+      if (e.op === "%") return `(${a} - ${b} * floor(${a} / ${b}))`;
+      return `(${a} ${e.op} ${b})`;
+    }
+    case "select":
+      return d.select(p(e.cond), p(e.then), p(e.otherwise), e.type);
+    case "call":
+      return d.call(e.fn, e.args.map(p), e.type);
+    case "reduce": {
+      const result = w.fresh("red");
+      const init = e.op === "sum" ? (e.type === "int" ? d.intLiteral(0) : d.floatLiteral(0)) : e.op === "min" ? d.floatLiteral(Infinity) : d.floatLiteral(-Infinity);
+      const type: ValueType = e.op === "max" || e.op === "min" ? "float" : e.type;
+      if (e.op === "logsumexp") {
+        // Two passes: the row max, then the sum of exponentials shifted by it.
+        const max = w.fresh("lse_max");
+        w.line(d.declare(max, "float", d.floatLiteral(-Infinity)));
+        loops(e.vars, d, w, () => w.line(`${max} = max(${max}, ${d.toFloat(p(e.body))});`));
+        const sum = w.fresh("lse_sum");
+        w.line(d.declare(sum, "float", d.floatLiteral(0)));
+        loops(e.vars, d, w, () => w.line(`${sum} = ${sum} + exp(${d.toFloat(p(e.body))} - ${max});`));
+        w.line(d.declare(result, "float", d.select(`(${d.isInfNegative(max)} || ${max} == ${d.floatLiteral(Infinity)})`, max, `(${max} + log(${sum}))`, "float")));
+        return result;
+      }
+      w.line(d.declare(result, type, init));
+      loops(e.vars, d, w, () => {
+        const body = type === "float" ? d.toFloat(p(e.body)) : p(e.body);
+        w.line(e.op === "sum" ? `${result} = ${result} + ${body};` : `${result} = ${e.op}(${result}, ${body});`);
+      });
+      return e.type === "int" && type === "float" ? `${d.int}(${result})` : result;
+    }
+    case "softmax": {
+      // Row statistics by loops over the axis, then this element's probability (0 for a fully masked row).
+      const max = w.fresh("sm_max");
+      const sum = w.fresh("sm_sum");
+      const sink = e.sink === undefined ? undefined : p(e.sink);
+      w.line(d.declare(max, "float", sink ?? d.floatLiteral(-Infinity)));
+      const saved = e.vars.map((v) => w.fresh(`sm_${v.name.replace(/'/g, "_")}`));
+      e.vars.forEach((v, k) => w.line(d.declare(saved[k], "int", d.variable(v.name))));
+      const bodyAt = () => p(e.body);
+      loops(e.vars, d, w, () => w.line(`${max} = max(${max}, ${bodyAt()});`), true);
+      w.line(d.declare(sum, "float", sink === undefined ? d.floatLiteral(0) : d.select(d.isInfNegative(max), d.floatLiteral(0), `exp(${sink} - ${max})`, "float")));
+      loops(e.vars, d, w, () => w.line(`${sum} = ${sum} + ${d.select(d.isInfNegative(max), d.floatLiteral(0), `exp(${bodyAt()} - ${max})`, "float")};`), true);
+      const result = w.fresh("sm");
+      w.line(d.declare(result, "float", d.select(`(${d.isInfNegative(max)} || ${sum} == ${d.floatLiteral(0)})`, d.floatLiteral(0), `(exp(${bodyAt()} - ${max}) / ${sum})`, "float")));
+      return result;
+    }
+  }
+}
+
+/** Nested loops over index variables; with shadow, the loop variables shadow the enclosing ones of the same name. */
+function loops(vars: readonly IndexVar[], d: Dialect, w: CodeWriter, body: () => void, shadow = false): void {
+  const go = (k: number): void => {
+    if (k === vars.length) return body();
+    const v = vars[k];
+    const bound = v.extent.kind === "const" ? d.intLiteral(v.extent.value) : d.size(v.extent.name);
+    w.block(d.forLoop(d.variable(v.name), bound), () => go(k + 1));
+  };
+  if (shadow) w.block("", () => go(0));
+  else go(0);
+}

@@ -1,0 +1,87 @@
+// Plan stage: `attnc explain` — the chain found in the user's terms, the plan and its tile statistics, or what is missing.
+import type { Expr, Extent } from "../check/typed.js";
+import { showExtent } from "../check/typed.js";
+import { printExpr } from "../graph/print.js";
+import { some } from "../graph/walk.js";
+import { compileExpr, slotAllocator } from "../interp/interpret.js";
+import { formatDiagnostic, resolve, type SourceFile } from "../diagnostics/source.js";
+import type { FusedStage, KernelPlan } from "./plan.js";
+
+const source = (file: SourceFile, e: { span: { start: number; end: number } }) => file.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
+
+export function explainPlan(plan: KernelPlan, file: SourceFile, shape = { blockQ: 64, blockK: 64, n: 4096 }): string {
+  const k = plan.kernel;
+  const lines: string[] = [`kernel ${k.name}: ${plan.schedule} schedule`];
+  for (const stage of plan.stages) {
+    if (stage.kind === "naive") {
+      lines.push(`  naive stage: ${stage.statement.target}[${stage.statement.vars.map((v) => v.name).join(", ")}] (one thread an element${some(stage.statement.value, (x) => x.kind === "reduce" || x.kind === "softmax") ? ", reductions as loops" : ""})`);
+      continue;
+    }
+    lines.push(...explainChain(stage, file, shape));
+  }
+  for (const m of plan.misses) {
+    lines.push(`  no attention chain for \`${m.output}\`: ${m.reason}`);
+    const d = resolve(file, { severity: "warning", message: m.reason, span: m.span });
+    lines.push(...formatDiagnostic(file, d).split("\n").slice(1).map((l) => `    ${l}`));
+  }
+  if (plan.schedule === "naive" && plan.misses.length > 0) {
+    lines.push("  the chain attnc fuses: o[.., i, e] = sum[j](P(F(sum[d](q[.., i, d] * k[.., j, d]), i, j)) * v[.., j, e])");
+    lines.push("  with P softmax[j] or an element-wise function, and F any element-wise score function and mask.");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function explainChain(stage: FusedStage, file: SourceFile, shape: { blockQ: number; blockK: number; n: number }): string[] {
+  const c = stage.chain;
+  const ext = (v: { name: string; extent: Extent }) => `${v.name} (${showExtent(v.extent)})`;
+  const lines = [
+    `  fused attention chain for \`${c.output.name}\` (${source(file, c)})`,
+    `    query:       ${printExpr(c.q)}`,
+    `    key:         ${printExpr(c.k)}`,
+    `    value:       ${printExpr(c.v)}`,
+    `    axes:        rows ${c.rowVars.map((v) => v.name).join(", ") || "none"}; query ${ext(c.queryVar)}; key ${ext(c.keyVar)}; head dim ${ext(c.headVar)}; value dim ${ext(c.valueVar)}`,
+  ];
+  const headMaps = [c.k, c.v].flatMap((l) => l.indices.filter((x) => x.kind !== "var" && x.kind !== "const").map((x) => `${l.tensor}: ${printExpr(x)}`));
+  if (headMaps.length > 0) lines.push(`    head map:    ${headMaps.join("; ")}  (grouped-query attention)`);
+  lines.push(`    score mod:   ${printExpr(c.scoreMod)}`);
+  lines.push(`    mask:        ${c.mask ? `${printExpr(c.mask)}   (from \`${source(file, c.mask)}\`)` : "none"}`);
+  if (c.normalizer.kind === "softmax") {
+    lines.push(`    normaliser:  softmax over ${c.keyVar.name}, rewritten online (running max, running sum, rescaled accumulator)${c.normalizer.sink ? `; sink ${printExpr(c.normalizer.sink)} folded into the final sum` : ""}`);
+  } else {
+    lines.push(`    normaliser:  element-wise ${printExpr(c.normalizer.fn)} (no rewrite)${c.maskedIsZero ? "" : "; a masked score does not give 0, so no tile is skipped"}`);
+  }
+  for (const x of c.extras) lines.push(`    extra output: ${x.output.name} = ${printExpr(x.epilogue)} with stat = ${x.kind} over ${c.keyVar.name}, from the same running statistics`);
+  lines.push(`    epilogue:    ${printExpr(c.epilogue)}`);
+  lines.push(`    key loop:    ${c.keyVar.name} from ${stage.keyRange.lo ? `max(0, ${printExpr(stage.keyRange.lo)})` : "0"} to ${stage.keyRange.hi ? `min(${showExtent(c.keyVar.extent)} - 1, ${printExpr(stage.keyRange.hi)})` : `${showExtent(c.keyVar.extent)} - 1`} for queries i0..i1`);
+  lines.push(`    tile full:   ${printExpr(stage.tiles.full)}   (no mask code)`);
+  lines.push(`    tile empty:  ${printExpr(stage.tiles.empty)}   (${c.maskedIsZero ? "skipped" : "computed"})`);
+  lines.push(`    ${tileStatistics(stage, shape)}`);
+  return lines;
+}
+
+/** Counts tile classes at a sample size, where the classification depends on positions only. */
+function tileStatistics(stage: FusedStage, shape: { blockQ: number; blockK: number; n: number }): string {
+  const exprs: Expr[] = [stage.tiles.full, stage.tiles.empty, ...[stage.keyRange.lo, stage.keyRange.hi].filter((x): x is Expr => x !== undefined)];
+  const dataDependent = exprs.some((e) => some(e, (x) => x.kind === "load" || x.kind === "scalar" || (x.kind === "var")));
+  const { blockQ, blockK, n } = shape;
+  if (dataDependent) return `tiles:       classified at run time (the mask reads tensors or scalars)`;
+  const sizes = new Proxy({}, { get: () => n }) as Record<string, number>;
+  const slotOf = slotAllocator([]);
+  const cx = { slotOf, sizes, scalars: new Map(), buffers: new Map(), infos: new Map() };
+  const [full, empty] = [compileExpr(stage.tiles.full, cx), compileExpr(stage.tiles.empty, cx)];
+  const env = new Float64Array(16);
+  let counts = { full: 0, partial: 0, empty: 0 };
+  for (let i0 = 0; i0 < n; i0 += blockQ) {
+    env[slotOf("$i0")] = i0;
+    env[slotOf("$i1")] = Math.min(i0 + blockQ, n) - 1;
+    for (let j0 = 0; j0 < n; j0 += blockK) {
+      env[slotOf("$j0")] = j0;
+      env[slotOf("$j1")] = Math.min(j0 + blockK, n) - 1;
+      const kind = empty(env) ? "empty" : full(env) ? "full" : "partial";
+      counts = { ...counts, [kind]: counts[kind] + 1 };
+    }
+  }
+  const total = counts.full + counts.partial + counts.empty;
+  return `tiles:       at N = M = ${n} with ${blockQ} x ${blockK} tiles: ${counts.full} full, ${counts.partial} partial, ${counts.empty} empty of ${total} (${((100 * counts.empty) / total).toFixed(1)}% skipped)`;
+}
+
