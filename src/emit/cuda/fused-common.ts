@@ -1,0 +1,98 @@
+// Emit stage (CUDA): the parts of a fused kernel that the tensor-core and the SIMT kernels share:
+// key range and tile classes, q/k/v planes, the score function of one element, and the row finalisation.
+import type { Expr } from "../../check/typed.js";
+import type { FusedStage } from "../../plan/plan.js";
+import type { Dialect } from "../expr.js";
+import { printExpr } from "../expr.js";
+import type { CodeWriter } from "../writer.js";
+import { offsetCode, storeOffset, type TensorSlot } from "./common.js";
+
+const position = (load: FusedStage["chain"]["q"], name: string) => load.indices.findIndex((x) => x.kind === "var" && x.name === name);
+
+/** Declares key_lo/key_hi/tile_end, the tile_empty/tile_full/next_tile lambdas, and gQ/gK/gV with their strides. */
+export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types = { q: "T", k: "T", v: "T" }): void {
+  const c = stage.chain;
+  const expr = (e: Expr) => printExpr(e, d, w);
+  const lo = stage.keyRange.lo ? `max(0, ${expr(stage.keyRange.lo)})` : "0";
+  const hi = stage.keyRange.hi ? `min(M - 1, ${expr(stage.keyRange.hi)})` : "M - 1";
+  w.line(`const int key_lo = ${lo};`);
+  w.line(`const int key_hi = ${hi};`);
+  w.line("const int tile_end = key_lo <= key_hi ? key_hi / BC + 1 : 0;");
+  const classify = (name: string, e: Expr) =>
+    w.block(`auto ${name} = [&](int kt) -> bool`, () => {
+      w.line("const int r_j0 = kt * BC, r_j1 = min(r_j0 + BC, M) - 1;");
+      w.line("(void)r_j0; (void)r_j1;");
+      w.line(`return ${expr(e)};`);
+    }, "};");
+  classify("tile_empty", stage.tiles.empty);
+  classify("tile_full", stage.tiles.full);
+  w.line(c.maskedIsZero
+    ? "auto next_tile = [&](int kt) -> int { while (kt < tile_end && tile_empty(kt)) ++kt; return kt < tile_end ? kt : -1; };"
+    : "auto next_tile = [&](int kt) -> int { return kt < tile_end ? kt : -1; };");
+  w.line("const int first = key_lo <= key_hi ? key_lo / BC : 0;");
+  const plane = (load: typeof c.q, a: string, b: string, label: string, rs: string, cs: string, type: string) => {
+    const slot = slots.get(load.tensor)!;
+    const [pa, pb] = [position(load, a), position(load, b)];
+    w.line(`const ${type}* ${label} = static_cast<const ${type}*>(p.t[${slot.index}]) + (${offsetCode(load, slot, d, w, new Set([pa, pb]))});`);
+    w.line(`const long long ${rs} = p.st[${slot.strideOffset + pa}], ${cs} = p.st[${slot.strideOffset + pb}];`);
+  };
+  plane(c.q, c.queryVar.name, c.headVar.name, "gQ", "q_rs", "q_cs", types.q);
+  plane(c.k, c.keyVar.name, c.headVar.name, "gK", "k_rs", "k_cs", types.k);
+  plane(c.v, c.keyVar.name, c.valueVar.name, "gV", "v_rs", "v_cs", types.v);
+}
+
+/**
+ * With the query and key variables and r_score in scope (and j_raw, guarded): applies the score function and
+ * the mask, and leaves in `target` the log2-scaled score (softmax) or the normalised probability (element-wise).
+ */
+export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string): void {
+  const c = stage.chain;
+  const expr = (e: Expr) => printExpr(e, d, w);
+  w.line(`const float r_score = ${target};`);
+  w.line(`float x = ${expr(c.scoreMod)};`);
+  w.block("if (guarded)", () => {
+    w.line(`if (j_raw >= M${c.mask ? ` || !(${expr(c.mask)})` : ""}) x = NEG_INF;`);
+  });
+  if (c.normalizer.kind === "softmax") w.line(`${target} = x * LOG2E;`);
+  else {
+    w.line("const float r_x = x;");
+    w.line(`${target} = j_raw < M ? ${expr(c.normalizer.fn)} : 0.0f;`);
+  }
+}
+
+/**
+ * With the query variable in scope and the row's running max (log2 units) and sum: writes the extra row
+ * statistics (where `writer` holds) and declares `scale`, the factor that turns the accumulator into the output.
+ */
+export function printRowScale(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, m: string, l: string, writer: string): void {
+  const c = stage.chain;
+  const expr = (e: Expr) => printExpr(e, d, w);
+  w.line("float scale = 1.0f;");
+  if (c.normalizer.kind !== "softmax") return;
+  for (const extra of c.extras) {
+    const slot = slots.get(extra.output.name)!;
+    w.block(`if (${writer})`, () => {
+      w.line(extra.kind === "logsumexp"
+        ? `const float r_stat = ${l} == 0.0f ? NEG_INF : (${m} + log2f(${l})) * LN2;`
+        : `const float r_stat = ${m} * LN2;`);
+      w.line(`attnc_store(static_cast<${slot.ctype}*>(const_cast<void*>(p.t[${slot.index}])) + (${storeOffset(extra.outputVars, slot)}), ${expr(extra.epilogue)});`);
+    });
+  }
+  w.line(`float denominator = ${l};`);
+  const sink = c.normalizer.sink;
+  if (sink !== undefined) {
+    w.line(`const float sink2 = ${expr(sink)} * LOG2E;`);
+    w.line(`const float m_final = fmaxf(${m}, sink2);`);
+    w.line("const float base_final = m_final == NEG_INF ? 0.0f : m_final;");
+    w.line(`scale = attnc_exp2(${m} - base_final);`);
+    w.line("denominator = denominator * scale + attnc_exp2(sink2 - base_final);");
+  }
+  w.line("scale = denominator == 0.0f ? 0.0f : scale / denominator;");
+}
+
+/** Writes one output element through the epilogue, with the value variable and r_acc in scope. */
+export function printOutputStore(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>): void {
+  const c = stage.chain;
+  const out = slots.get(c.output.name)!;
+  w.line(`attnc_store(static_cast<${out.ctype}*>(const_cast<void*>(p.t[${out.index}])) + (${storeOffset(c.outputVars, out)}), ${printExpr(c.epilogue, d, w)});`);
+}

@@ -1,0 +1,187 @@
+// Emit stage (CUDA): the fused attention kernel on tensor cores (mma.sync m16n8k16, ldmatrix, cp.async),
+// FlashAttention-2 style: a block owns a query tile, warps own 16 query rows each, and key/value tiles stream
+// through shared memory while the online softmax keeps running statistics in registers.
+import type { FusedStage } from "../../plan/plan.js";
+import type { Dialect } from "../expr.js";
+import { identifier } from "../expr.js";
+import { CodeWriter } from "../writer.js";
+import { declareRows, extentCode, rowCountCode, type TensorSlot } from "./common.js";
+import { printOutputStore, printPrologue, printRowScale, printScoreElement } from "./fused-common.js";
+
+export type MmaShape = { readonly warps: number; readonly blockK: number };
+
+export type FusedKernel = { readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number };
+
+/** Whether the tensor-core path applies: f16 or bf16 q, k, v of one dtype and head dims that are multiples of 16. */
+export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => string): boolean {
+  const c = stage.chain;
+  const dt = dtypeOf(c.q.tensor);
+  const sameType = (dt === "f16" || dt === "bf16") && dtypeOf(c.k.tensor) === dt && dtypeOf(c.v.tensor) === dt;
+  const d = c.headVar.extent;
+  const dv = c.valueVar.extent;
+  return sameType && d.kind === "const" && dv.kind === "const" && d.value % 16 === 0 && dv.value % 16 === 0 && d.value <= 256 && dv.value <= 256;
+}
+
+export function mmaShape(stage: FusedStage): MmaShape {
+  void stage;
+  return { warps: 4, blockK: 64 };
+}
+
+export function printFusedMma(
+  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: MmaShape,
+): FusedKernel {
+  const c = stage.chain;
+  const D = (c.headVar.extent as { value: number }).value;
+  const DV = (c.valueVar.extent as { value: number }).value;
+  const { warps, blockK: BC } = shape;
+  const BR = 16 * warps;
+  const threads = 32 * warps;
+  const DP = D + 8;
+  const DVP = DV + 8;
+  const smemBytes = 2 * (BR * DP + BC * DP + BC * DVP);
+  const iName = identifier(c.queryVar.name);
+  const jName = identifier(c.keyVar.name);
+  const eName = identifier(c.valueVar.name);
+  const softmax = c.normalizer.kind === "softmax";
+  const w = new CodeWriter();
+
+  w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec) {`);
+  w.indented(() => {
+    w.line(`typedef ${ctype} T;`);
+    w.line(`constexpr int D = ${D}, DV = ${DV}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
+    w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
+    w.line("const float NEG_INF = __int_as_float(0xff800000);");
+    w.line("extern __shared__ __align__(16) unsigned char smem_raw[];");
+    w.line("T* sQ = reinterpret_cast<T*>(smem_raw);");
+    w.line("T* sK = sQ + BR * DP;");
+    w.line("T* sV = sK + BC * DP;");
+    w.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
+    w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
+    w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
+    w.line("const int i0 = (gridDim.x - 1 - blockIdx.x) * BR;  // the longest (causal) tiles start first");
+    w.line("const int i1 = min(i0 + BR, N) - 1;");
+    w.line("const int r_i0 = i0, r_i1 = i1;");
+    w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
+      declareRows(c.rowVars, "(int)row", d, w);
+      printPrologue(stage, d, w, slots);
+      w.line("attnc_load_tile<T, BR, D, DP, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
+      w.line("int kt = next_tile(first);");
+      w.line("if (kt >= 0) attnc_load_tile<T, BC, D, DP, THREADS>(sK, gK + (long long)kt * BC * k_rs, k_rs, k_cs, M - kt * BC, vec & 2);");
+      w.line("attnc_cp_commit();");
+      w.line("attnc_cp_wait<0>();");
+      w.line("__syncthreads();");
+      w.line("uint32_t qf[D / 16][4];");
+      w.line("#pragma unroll");
+      w.line("for (int kk = 0; kk < D / 16; ++kk) attnc_ldmatrix_x4(qf[kk], &sQ[(warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + kk * 16 + (lane >> 4) * 8]);");
+      w.line("float o[DV / 8][4];");
+      w.line("#pragma unroll");
+      w.line("for (int nt = 0; nt < DV / 8; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;");
+      w.line("float m_run[2] = {NEG_INF, NEG_INF}, l_run[2] = {0.0f, 0.0f};");
+      w.line("(void)m_run; (void)l_run; (void)LOG2E; (void)LN2;");
+      w.block("while (kt >= 0)", () => {
+        w.line("const int j0 = kt * BC;");
+        w.line("attnc_load_tile<T, BC, DV, DVP, THREADS>(sV, gV + (long long)j0 * v_rs, v_rs, v_cs, M - j0, vec & 4);");
+        w.line("attnc_cp_commit();");
+        w.line("attnc_cp_wait<1>();");
+        w.line("__syncthreads();");
+        w.line("float s[BC / 8][4];");
+        w.line("#pragma unroll");
+        w.line("for (int nt = 0; nt < BC / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;");
+        w.line("#pragma unroll");
+        w.block("for (int kk = 0; kk < D / 16; ++kk)", () => {
+          w.line("#pragma unroll");
+          w.block("for (int nt2 = 0; nt2 < BC / 16; ++nt2)", () => {
+            w.line("uint32_t b[4];");
+            w.line("attnc_ldmatrix_x4(b, &sK[(nt2 * 16 + (lane & 7) + (lane >> 4) * 8) * DP + kk * 16 + ((lane >> 3) & 1) * 8]);");
+            w.line("attnc_mma<T>::run(s[2 * nt2], qf[kk], b[0], b[1]);");
+            w.line("attnc_mma<T>::run(s[2 * nt2 + 1], qf[kk], b[2], b[3]);");
+          });
+        });
+        // Score modification and mask, element by element; full interior tiles run no mask code.
+        w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
+        w.line("#pragma unroll");
+        w.block("for (int nt = 0; nt < BC / 8; ++nt)", () => {
+          w.line("#pragma unroll");
+          w.block("for (int cc = 0; cc < 4; ++cc)", () => {
+            w.line("const int i_raw = i0 + warp * 16 + (lane >> 2) + ((cc >> 1) << 3);");
+            w.line("const int j_raw = j0 + nt * 8 + ((lane & 3) << 1) + (cc & 1);");
+            w.line(`const int ${iName} = min(i_raw, N - 1);`);
+            w.line(`const int ${jName} = min(j_raw, M - 1);`);
+            w.line(`(void)${iName}; (void)${jName};`);
+            printScoreElement(stage, d, w, "s[nt][cc]");
+          });
+        });
+        if (softmax) {
+          w.line("float mx[2] = {m_run[0], m_run[1]};");
+          w.line("#pragma unroll");
+          w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3])); }");
+          w.line("float alpha[2], base[2];");
+          w.line("#pragma unroll");
+          w.block("for (int r = 0; r < 2; ++r)", () => {
+            w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
+            w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
+            w.line("base[r] = mx[r] == NEG_INF ? 0.0f : mx[r];");
+            w.line("alpha[r] = attnc_exp2(m_run[r] - base[r]);");
+            w.line("m_run[r] = mx[r];");
+            w.line("l_run[r] *= alpha[r];");
+          });
+          w.line("#pragma unroll");
+          w.block("for (int nt = 0; nt < BC / 8; ++nt)", () => {
+            w.line("#pragma unroll");
+            w.line("for (int cc = 0; cc < 4; ++cc) { s[nt][cc] = attnc_exp2(s[nt][cc] - base[cc >> 1]); l_run[cc >> 1] += s[nt][cc]; }");
+          });
+          w.line("#pragma unroll");
+          w.line("for (int nt = 0; nt < DV / 8; ++nt) { o[nt][0] *= alpha[0]; o[nt][1] *= alpha[0]; o[nt][2] *= alpha[1]; o[nt][3] *= alpha[1]; }");
+        }
+        w.line("uint32_t pa[BC / 16][4];");
+        w.line("#pragma unroll");
+        w.block("for (int kk = 0; kk < BC / 16; ++kk)", () => {
+          w.line("pa[kk][0] = attnc_mma<T>::pack(s[2 * kk][0], s[2 * kk][1]);");
+          w.line("pa[kk][1] = attnc_mma<T>::pack(s[2 * kk][2], s[2 * kk][3]);");
+          w.line("pa[kk][2] = attnc_mma<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);");
+          w.line("pa[kk][3] = attnc_mma<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
+        });
+        w.line("const int next = next_tile(kt + 1);");
+        w.line("attnc_cp_wait<0>();");
+        w.line("__syncthreads();");
+        w.line("if (next >= 0) attnc_load_tile<T, BC, D, DP, THREADS>(sK, gK + (long long)next * BC * k_rs, k_rs, k_cs, M - next * BC, vec & 2);");
+        w.line("attnc_cp_commit();");
+        w.line("#pragma unroll");
+        w.block("for (int kk = 0; kk < BC / 16; ++kk)", () => {
+          w.line("#pragma unroll");
+          w.block("for (int nt2 = 0; nt2 < DV / 16; ++nt2)", () => {
+            w.line("uint32_t b[4];");
+            w.line("attnc_ldmatrix_x4_trans(b, &sV[(kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DVP + nt2 * 16 + (lane >> 4) * 8]);");
+            w.line("attnc_mma<T>::run(o[2 * nt2], pa[kk], b[0], b[1]);");
+            w.line("attnc_mma<T>::run(o[2 * nt2 + 1], pa[kk], b[2], b[3]);");
+          });
+        });
+        w.line("__syncthreads();");
+        w.line("kt = next;");
+      });
+      w.line("attnc_cp_wait<0>();");
+      // Finalise: quad-reduce the row sums, fold the sink, write outputs and row statistics.
+      w.line("#pragma unroll");
+      w.block("for (int r = 0; r < 2; ++r)", () => {
+        w.line("l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 1);");
+        w.line("l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 2);");
+        w.line("const int i_raw = i0 + warp * 16 + (lane >> 2) + r * 8;");
+        w.line("if (i_raw >= N) continue;");
+        w.line(`const int ${iName} = i_raw;`);
+        printRowScale(stage, d, w, slots, "m_run[r]", "l_run[r]", "(lane & 3) == 0");
+        w.line("#pragma unroll");
+        w.block("for (int nt = 0; nt < DV / 8; ++nt)", () => {
+          w.line("#pragma unroll");
+          w.block("for (int c2 = 0; c2 < 2; ++c2)", () => {
+            w.line(`const int ${eName} = nt * 8 + (lane & 3) * 2 + c2;`);
+            w.line("const float r_acc = o[nt][r * 2 + c2] * scale;");
+            printOutputStore(stage, d, w, slots);
+          });
+        });
+      });
+      w.line("__syncthreads();");
+    });
+  });
+  w.line("}");
+  return { name, code: w.toString(), threads, smemBytes, blockQ: BR };
+}

@@ -1,0 +1,31 @@
+// Emit stage (CUDA): a naive stage, one thread an element of the statement's tensor, reductions as loops.
+import type { NaiveStage } from "../../plan/plan.js";
+import type { Dialect } from "../expr.js";
+import { identifier, printExpr } from "../expr.js";
+import { CodeWriter } from "../writer.js";
+import { extentCode, storeOffset, type TensorSlot } from "./common.js";
+
+export const naiveThreads = 256;
+
+export function printNaive(name: string, stage: NaiveStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>): string {
+  const st = stage.statement;
+  const slot = slots.get(st.target)!;
+  const w = new CodeWriter();
+  w.line(`__global__ void __launch_bounds__(${naiveThreads}) ${name}(const Params p) {`);
+  w.indented(() => {
+    w.line(`const long long total = ${st.vars.map((v) => `(long long)${extentCode(v.extent, d)}`).join(" * ") || "1"};`);
+    w.block("for (long long flat = (long long)blockIdx.x * blockDim.x + threadIdx.x; flat < total; flat += (long long)gridDim.x * blockDim.x)", () => {
+      w.line("long long rest = flat;");
+      for (let k = st.vars.length - 1; k >= 0; k--) {
+        const v = st.vars[k];
+        w.line(`const int ${identifier(v.name)} = (int)(rest % ${extentCode(v.extent, d)});`);
+        if (k > 0) w.line(`rest /= ${extentCode(v.extent, d)};`);
+      }
+      w.line("(void)rest;");
+      const value = printExpr(st.value, d, w);
+      w.line(`attnc_store(static_cast<${slot.ctype}*>(const_cast<void*>(p.t[${slot.index}])) + (${storeOffset(st.vars, slot)}), ${value});`);
+    });
+  });
+  w.line("}");
+  return w.toString();
+}
