@@ -1,0 +1,92 @@
+"""Correctness of emitted CUDA kernels on the GPU, against float64 references computed by attnc's interpreter.
+
+Usage: python3 harness.py CASES_DIR [--only caseN ...] [--layouts contiguous,swapped] [--no-build]
+CASES_DIR comes from `tsx bench/cuda/make-cases.ts CASES_DIR`.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import DTYPES, build, call, dims_of, empty_like_layout, load  # noqa: E402
+
+TOLERANCE = {"f16": 5e-3, "bf16": 2e-2, "f32": 1e-4, "i32": 0}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cases")
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--layouts", default="contiguous,swapped")
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    kernels = os.path.join(args.cases, "kernels")
+    if not args.no_build:
+        errors = {cu: e for cu, e in build(sorted(glob.glob(os.path.join(kernels, "*.cu")))).items() if e}
+        for cu, e in errors.items():
+            print(f"BUILD FAILED {cu}\n{e}")
+        if errors:
+            sys.exit(1)
+    cases = json.load(open(os.path.join(args.cases, "cases.json")))
+    failures = 0
+    rows = []
+    for case in cases:
+        if args.only and case["dir"] not in args.only:
+            continue
+        manifest = json.load(open(os.path.join(kernels, case["kernel"] + ".json")))
+        fn = load(os.path.join(kernels, case["kernel"] + ".so"), case["kernel"])
+        for layout in args.layouts.split(","):
+            ok, detail = run_case(args.cases, case, manifest, fn, layout)
+            failures += 0 if ok else 1
+            rows.append((case["dir"], case["note"], layout, "ok" if ok else "FAIL", detail))
+    for r in rows:
+        print(f"{r[0]:8} {r[1][:48]:48} {r[2]:10} {r[3]:4} {r[4]}")
+    print(f"{len(rows) - failures} passed, {failures} failed")
+    sys.exit(1 if failures else 0)
+
+
+def run_case(root, case, manifest, fn, layout):
+    sizes = case["sizes"]
+    tensors = {}
+    expected = {}
+    for t in manifest["tensors"]:
+        shape = dims_of(manifest, t, sizes)
+        x = empty_like_layout(shape, DTYPES[t["dtype"]], layout)
+        if t["role"] == "input":
+            np_dtype = np.int32 if t["dtype"] == "i32" else np.float32
+            data = np.fromfile(os.path.join(root, case["dir"], t["name"] + ".bin"), dtype=np_dtype).reshape(shape)
+            x.copy_(torch.from_numpy(data).to(x.dtype))
+        else:
+            x.fill_(-12345 if t["dtype"] == "i32" else float("nan"))  # poison: every element must be written
+            expected[t["name"]] = np.fromfile(os.path.join(root, case["dir"], t["name"] + ".expected.bin"), dtype=np.float64).reshape(shape)
+        tensors[t["name"]] = x
+    rc = call(fn, manifest, tensors, sizes, case["scalars"])
+    torch.cuda.synchronize()
+    if rc != 0:
+        return False, f"launch returned {rc}"
+    details = []
+    ok = True
+    for t in manifest["tensors"]:
+        if t["role"] != "output":
+            continue
+        got = tensors[t["name"]].double().cpu().numpy()
+        ref = expected[t["name"]]
+        both_inf = np.isinf(ref) & (got == ref)
+        finite = np.isfinite(ref)
+        nan = int(np.isnan(got).sum())
+        wrong_inf = int((~finite & ~both_inf).sum())
+        diff = np.linalg.norm((got - ref)[finite]) / max(np.linalg.norm(ref[finite]), 1e-30)
+        zeros = int(((ref == 0) & (got != 0)).sum())
+        good = nan == 0 and wrong_inf == 0 and zeros == 0 and diff <= TOLERANCE[t["dtype"]]
+        ok = ok and good
+        details.append(f"{t['name']}: rel {diff:.2e} nan {nan} inf-mismatch {wrong_inf} nonzero-where-0 {zeros}")
+    return ok, "; ".join(details)
+
+
+if __name__ == "__main__":
+    main()

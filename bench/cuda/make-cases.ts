@@ -1,0 +1,103 @@
+// Benchmark support (CUDA): compiles programs and writes correctness cases (random inputs and float64
+// reference outputs from the interpreter) for bench/cuda/harness.py to check on the GPU.
+// Usage: tsx bench/cuda/make-cases.ts OUTDIR
+import { mkdirSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { compile } from "../../src/compile.js";
+import { interpret } from "../../src/interp/interpret.js";
+import type { CheckedKernel, Extent } from "../../src/check/typed.js";
+
+type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
+
+const programs = "bench/cuda/programs";
+const examples = "examples";
+const cases: Case[] = [
+  { program: `${programs}/full.attn`, defines: { D: 64 }, sizes: { B: 2, H: 3, N: 77, M: 77 }, note: "full D=64 ragged" },
+  { program: `${programs}/full.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 130, M: 61 }, note: "full D=128 N!=M" },
+  { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 2, H: 2, N: 100, M: 100 }, note: "causal" },
+  { program: `${programs}/causal.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 50, M: 141 }, note: "causal N<M: top rows see few keys" },
+  { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 1, N: 90, M: 0 + 30 }, note: "causal N>M" },
+  { program: `${programs}/sliding.attn`, defines: { D: 64 }, sizes: { B: 1, H: 2, N: 150, M: 150 }, scalars: { W: 37 }, note: "window 37" },
+  { program: `${programs}/alibi.attn`, defines: { D: 64 }, sizes: { B: 2, H: 4, N: 70, M: 70 }, note: "alibi" },
+  { program: `${programs}/softcap.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 99, M: 99 }, scalars: { cap: 5 }, note: "softcap, large logits" },
+  { program: `${programs}/document.attn`, defines: { D: 64 }, sizes: { B: 2, H: 2, N: 133 }, note: "documents" },
+  { program: `${programs}/gqa-lse.attn`, defines: { D: 64 }, sizes: { B: 2, H: 4, HKV: 2, N: 45, M: 80 }, scalars: { G: 2 }, note: "GQA, sinks, lse" },
+  { program: `${programs}/sigmoid-f32.attn`, defines: { D: 32 }, sizes: { B: 3, H: 2, N: 41, M: 57 }, scalars: { bias: -1 }, note: "sigmoid f32 SIMT, key padding incl. klen=0" },
+];
+for (const f of (() => { try { return readdirSync(examples).filter((x) => x.endsWith(".attn")).sort(); } catch { return []; } })()) {
+  cases.push({ program: join(examples, f), defines: {}, sizes: {}, note: `example ${f}` });
+}
+
+let seed = 12345;
+const random = () => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed / 0x7fffffff;
+};
+const normal = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+
+const out = process.argv[2] ?? "tmp/cuda-cases";
+mkdirSync(join(out, "kernels"), { recursive: true });
+const index: unknown[] = [];
+const compiled = new Set<string>();
+for (const [n, c] of cases.entries()) {
+  const source = readFileSync(c.program, "utf8");
+  const result = compile(source, { fileName: c.program, defines: c.defines, target: "cuda" });
+  const errors = result.diagnostics.filter((d) => d.severity === "error");
+  if (errors.length > 0) throw new Error(`${c.program}: ${errors.map((e) => e.message).join("; ")}`);
+  for (const k of result.kernels) {
+    const tag = `${k.name}_${Object.entries(c.defines).map(([a, b]) => `${a}${b}`).join("_") || "default"}`;
+    if (!compiled.has(tag)) {
+      compiled.add(tag);
+      writeFileSync(join(out, "kernels", `${tag}.cu`), k.cuda!.replaceAll(`attnc_${k.name}`, `attnc_${tag}`));
+      writeFileSync(join(out, "kernels", `${tag}.json`), JSON.stringify(k.manifest, null, 1));
+    }
+    const sizes = defaultSizes(k.checked, c.sizes);
+    const args: Record<string, Float64Array | number> = {};
+    const ext = (e: Extent) => (e.kind === "const" ? e.value : sizes[e.name]);
+    for (const t of k.checked.inputs) {
+      const dims = t.dims.map(ext);
+      const count = dims.reduce((a, b) => a * b, 1);
+      if (t.dtype === "i32") args[t.name] = intInput(t.name, dims, sizes);
+      else args[t.name] = Float64Array.from({ length: count }, () => normal() * (c.note.includes("large") ? 8 : 1));
+    }
+    for (const s of k.checked.scalars) args[s.name] = c.scalars?.[s.name] ?? (s.dtype === "i32" ? 2 : 0.5);
+    const expected = interpret(k.checked, args, sizes);
+    const dir = join(out, `case${n}`);
+    mkdirSync(dir, { recursive: true });
+    for (const t of k.checked.inputs) {
+      const a = args[t.name] as Float64Array;
+      writeFileSync(join(dir, `${t.name}.bin`), Buffer.from(t.dtype === "i32" ? Int32Array.from(a).buffer : Float32Array.from(a).buffer));
+    }
+    for (const [name, a] of Object.entries(expected)) writeFileSync(join(dir, `${name}.expected.bin`), Buffer.from(a.buffer));
+    index.push({ dir: `case${n}`, kernel: tag, note: c.note, program: basename(c.program), sizes, scalars: Object.fromEntries(k.checked.scalars.map((s) => [s.name, args[s.name]])) });
+  }
+}
+writeFileSync(join(out, "cases.json"), JSON.stringify(index, null, 1));
+console.log(`${index.length} cases, ${compiled.size} kernels in ${out}`);
+
+function defaultSizes(k: CheckedKernel, given: Record<string, number>): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  const fallback: Record<string, number> = { B: 2, H: 4, HKV: 2, N: 67, M: 83, W: 16, C: 16 };
+  for (const s of k.sizes) sizes[s] = given[s] ?? fallback[s] ?? 5;
+  return sizes;
+}
+
+/** Integer inputs: sorted small ids along the last axis (documents), or lengths with a zero (padding, prefixes). */
+function intInput(name: string, dims: number[], sizes: Record<string, number>): Float64Array {
+  const count = dims.reduce((a, b) => a * b, 1);
+  const last = dims[dims.length - 1] ?? 1;
+  if (dims.length >= 2) {
+    const a = new Float64Array(count);
+    for (let r = 0; r < count / last; r++) {
+      let id = 0;
+      for (let x = 0; x < last; x++) {
+        if (random() < 0.05) id++;
+        a[r * last + x] = id;
+      }
+    }
+    return a;
+  }
+  const limit = Math.max(sizes.M ?? 0, sizes.N ?? 0, 1);
+  void name;
+  return Float64Array.from({ length: count }, (_, x) => (x === 0 ? 0 : Math.floor(random() * limit)));
+}
