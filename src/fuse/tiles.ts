@@ -37,7 +37,20 @@ export function simplify(e: Expr): Expr {
   });
 }
 
-export type TileVars = { readonly query: string; readonly key: string };
+export type TileVars = {
+  readonly query: string;
+  readonly key: string;
+  /** Where bounds of tensor reads along the query or key axis ask for run-time tile tables (see tileTables). */
+  readonly tables?: TableRequest[];
+};
+
+/** Granule of the run-time tile tables; a tile of at most 64 rows, or of 128 aligned to 64, spans at most two. */
+export const tableGranule = 64;
+
+/** A per-granule minimum or maximum of a tensor along one dimension, computed by a small pre-pass. */
+export type TableRequest = { readonly tensor: string; readonly position: number; readonly kind: "min" | "max"; readonly name: string };
+
+export const tableName = (tensor: string, position: number, kind: "min" | "max") => `${tensor}_tile${kind}${position}`;
 
 /** Bounds of an integer expression over the tile; a side is undefined where it cannot be bounded. */
 function bounds(e: Expr, t: TileVars): Bounds {
@@ -52,6 +65,8 @@ function bounds(e: Expr, t: TileVars): Bounds {
       if (e.name === t.query) return { lo: tileRef("i0", span), hi: tileRef("i1", span) };
       if (e.name === t.key) return { lo: tileRef("j0", span), hi: tileRef("j1", span) };
       return {};
+    case "load":
+      return tableBounds(e, t);
     case "unary": {
       if (e.op !== "neg") return {};
       const a = bounds(e.operand, t);
@@ -105,6 +120,28 @@ function bounds(e: Expr, t: TileVars): Bounds {
     default:
       return {};
   }
+}
+
+/**
+ * t[.., i, ..] with every other index the same across the tile: its range over the tile is read from tables of
+ * per-granule minima and maxima of t along that dimension, at the granules of the tile's two ends.
+ */
+function tableBounds(e: Extract<Expr, { kind: "load" }>, t: TileVars): Bounds {
+  if (t.tables === undefined || e.type !== "int") return {};
+  const varying = e.indices.map((x) => freeVars(x)).map((f) => f.has(t.query) || f.has(t.key));
+  const position = varying.indexOf(true);
+  if (position < 0 || varying.lastIndexOf(true) !== position) return {};
+  const index = e.indices[position];
+  if (index.kind !== "var") return {};
+  const [first, last] = index.name === t.query ? (["i0", "i1"] as const) : (["j0", "j1"] as const);
+  const span = e.span;
+  const granule = (end: "i0" | "i1" | "j0" | "j1"): Expr => bin("/", tileRef(end, span), int(tableGranule, span), "int");
+  const read = (kind: "min" | "max", end: "i0" | "i1" | "j0" | "j1"): Expr => {
+    const name = tableName(e.tensor, position, kind);
+    if (!t.tables!.some((r) => r.name === name)) t.tables!.push({ tensor: e.tensor, position, kind, name });
+    return { ...e, tensor: name, indices: e.indices.map((x, k) => (k === position ? granule(end) : x)), clamped: e.clamped.map((c, k) => (k === position ? false : c)) };
+  };
+  return { lo: call("min", read("min", first), read("min", last)), hi: call("max", read("max", first), read("max", last)) };
 }
 
 const neg = (x: Expr): Expr => simplify({ kind: "unary", op: "neg", operand: x, type: "int", span: x.span });
@@ -181,7 +218,7 @@ export function keyRange(mask: Expr | undefined, t: TileVars): { lo?: Expr; hi?:
   const highs: Expr[] = [];
   const isKey = (e: Expr) => e.kind === "var" && e.name === t.key;
   const freeOfKey = (e: Expr) => !freeVars(e).has(t.key);
-  const tileOnly = (e: Expr): Bounds => bounds(e, { query: t.query, key: "\u0000" });
+  const tileOnly = (e: Expr): Bounds => bounds(e, { ...t, key: "\u0000" });
   for (const c of conjuncts(mask)) {
     if (c.kind !== "binary") continue;
     let { op, left, right } = c;

@@ -10,6 +10,7 @@ export type TileCounts = { full: number; partial: number; empty: number; skipped
 
 export function executePlan(plan: KernelPlan, args: Arguments, sizes: Sizes, tile: TileShape): { outputs: Record<string, Float64Array>; tiles: TileCounts } {
   const { buffers, infos, scalars } = prepare(plan.kernel, args, sizes);
+  for (const t of plan.buffers) infos.set(t.name, t);
   const counts: TileCounts = { full: 0, partial: 0, empty: 0, skipped: 0 };
   for (const stage of plan.stages) {
     if (stage.kind === "naive") runStatement(stage.statement, { sizes, scalars, buffers, infos });

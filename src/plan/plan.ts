@@ -1,5 +1,5 @@
 // Plan stage: the schedule of a kernel as stages: fused attention chains, and naive statements for the rest.
-import type { CheckedKernel, Expr, Statement, TensorInfo } from "../check/typed.js";
+import type { CheckedKernel, Expr, IndexVar, Statement, TensorInfo } from "../check/typed.js";
 import { tensorsOf } from "../check/typed.js";
 import { error, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
 import type { Schedule } from "../manifest.js";
@@ -9,7 +9,8 @@ import type { NameSupply } from "../graph/substitute.js";
 import { loadsOf, rewrite } from "../graph/walk.js";
 import type { AttentionChain, ChainMiss, RowStatistic } from "../fuse/chain.js";
 import { matchChain, matchStatistic } from "../fuse/match.js";
-import { classifyTiles, keyRange } from "../fuse/tiles.js";
+import { classifyTiles, keyRange, tableGranule, type TableRequest } from "../fuse/tiles.js";
+import { extentExpr } from "../graph/inline.js";
 
 export type FusedStage = {
   readonly kind: "fused";
@@ -77,11 +78,13 @@ export function planKernel(kernel: CheckedKernel, request: ScheduleRequest = "au
     return { plan: naive(remaining), diagnostics };
   }
 
+  const tables: TableRequest[] = [];
   const fused: FusedStage[] = chains.map((c) => {
     const chain: AttentionChain = { ...c, extras: extras.get(c.output.name) ?? [] };
-    const tileVars = { query: chain.queryVar.name, key: chain.keyVar.name };
+    const tileVars = { query: chain.queryVar.name, key: chain.keyVar.name, tables };
     return { kind: "fused", chain, tiles: classifyTiles(chain.mask, tileVars, chain.span), keyRange: keyRange(chain.mask, tileVars) };
   });
+  const tableStages = tables.map((r) => tileTable(r, kernel, supply));
   const fusedOutputs = new Set(fused.flatMap((f) => [f.chain.output.name, ...f.chain.extras.map((x) => x.output.name)]));
   // Statements still needed: unfused outputs and whatever the fused expressions read that is not an input.
   const needed = new Set<string>();
@@ -94,8 +97,9 @@ export function planKernel(kernel: CheckedKernel, request: ScheduleRequest = "au
   for (const o of kernel.outputs) if (!fusedOutputs.has(o.name)) need(o.name);
   for (const f of fused) for (const e of chainExprs(f.chain)) for (const l of loadsOf(e)) need(l.tensor);
   const naiveStages: NaiveStage[] = kernel.statements.filter((s) => needed.has(s.target)).map((statement) => ({ kind: "naive", statement }));
-  const buffers = tensorsOf(kernel).filter((t) => t.role === "intermediate" && needed.has(t.name));
-  return { plan: { kernel, schedule: "fused", stages: [...naiveStages, ...fused], buffers, misses: remaining }, diagnostics };
+  const buffers = [...tensorsOf(kernel).filter((t) => t.role === "intermediate" && needed.has(t.name)), ...tableStages.map((t) => t.tensor)];
+  const stages: Stage[] = [...naiveStages, ...tableStages.map((t) => t.stage), ...fused];
+  return { plan: { kernel, schedule: "fused", stages, buffers, misses: remaining }, diagnostics };
 }
 
 function chainExprs(c: AttentionChain): Expr[] {
@@ -104,6 +108,27 @@ function chainExprs(c: AttentionChain): Expr[] {
   if (c.normalizer.kind === "softmax" && c.normalizer.sink !== undefined) out.push(c.normalizer.sink);
   if (c.normalizer.kind === "elementwise") out.push(c.normalizer.fn);
   return out;
+}
+
+/** table[.., g, ..] = min (or max) over x < 64 of t[.., clamp(g * 64 + x, 0, dim - 1), ..]: one entry a granule. */
+function tileTable(r: TableRequest, kernel: CheckedKernel, supply: NameSupply): { stage: NaiveStage; tensor: TensorInfo } {
+  const source = tensorsOf(kernel).find((t) => t.name === r.tensor)!;
+  const span = source.span;
+  const vars = source.dims.map((extent, k) => ({ name: `g${k}'${++supply.next}`, extent }));
+  const offset: IndexVar = { name: `x'${++supply.next}`, extent: { kind: "const", value: tableGranule } };
+  const int = (value: number): Expr => ({ kind: "const", value, type: "int", span });
+  const v = (name: string): Expr => ({ kind: "var", name, type: "int", span });
+  const bin = (op: "+" | "*" | "-", left: Expr, right: Expr): Expr => ({ kind: "binary", op, left, right, type: "int", span });
+  const along = bin("+", bin("*", v(vars[r.position].name), int(tableGranule)), v(offset.name));
+  const top = bin("-", extentExpr(source.dims[r.position], span), int(1));
+  const index: Expr = { kind: "call", fn: "clamp", args: [along, int(0), top], type: "int", span };
+  const element: Expr = {
+    kind: "load", tensor: source.name, type: source.dtype === "i32" ? "int" : "float", span,
+    indices: vars.map((x, k) => (k === r.position ? index : v(x.name))), clamped: vars.map(() => false),
+  };
+  const value: Expr = { kind: "reduce", op: r.kind, vars: [offset], body: element, type: element.type as "int" | "float", span };
+  const tensor: TensorInfo = { name: r.name, dtype: source.dtype === "i32" ? "i32" : "f32", dims: source.dims, role: "intermediate", span };
+  return { stage: { kind: "naive", statement: { target: r.name, vars, value, span } }, tensor };
 }
 
 /** The chain's masked scores as an expression of q and k again (for comparing with other outputs' reductions). */
