@@ -48,12 +48,14 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
 export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string): void {
   const c = stage.chain;
   const expr = (e: Expr) => printExpr(e, d, w);
+  const softmax = c.normalizer.kind === "softmax";
   w.line(`const float r_score = ${target};`);
-  w.line(`float x = ${expr(c.scoreMod)};`);
+  // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one.
+  w.line(`float x = ${expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
   w.block("if (guarded)", () => {
     w.line(`if (j_raw >= M${c.mask ? ` || !(${expr(c.mask)})` : ""}) x = NEG_INF;`);
   });
-  if (c.normalizer.kind === "softmax") w.line(`${target} = x * LOG2E;`);
+  if (softmax) w.line(`${target} = x;`);
   else {
     w.line("const float r_x = x;");
     w.line(`${target} = j_raw < M ? ${expr(c.normalizer.fn)} : 0.0f;`);
@@ -88,6 +90,19 @@ export function printRowScale(stage: FusedStage, d: Dialect, w: CodeWriter, slot
     w.line("denominator = denominator * scale + attnc_exp2(sink2 - base_final);");
   }
   w.line("scale = denominator == 0.0f ? 0.0f : scale / denominator;");
+}
+
+const LOG2E = Math.LOG2E;
+
+/** e * log2(e), folded into a constant factor of a product where e has one. */
+function timesLog2e(e: Expr): Expr {
+  if (e.kind === "binary" && e.op === "*" && e.right.kind === "const" && e.type === "float") {
+    return { ...e, right: { ...e.right, value: e.right.value * LOG2E } };
+  }
+  if (e.kind === "binary" && e.op === "*" && e.left.kind === "const" && e.type === "float") {
+    return { ...e, left: { ...e.left, value: e.left.value * LOG2E } };
+  }
+  return { kind: "binary", op: "*", left: e, right: { kind: "const", value: LOG2E, type: "float", span: e.span }, type: "float", span: e.span };
 }
 
 /** Writes one output element through the epilogue, with the value variable and r_acc in scope. */

@@ -8,7 +8,8 @@ import { CodeWriter } from "../writer.js";
 import { declareRows, extentCode, rowCountCode, type TensorSlot } from "./common.js";
 import { printOutputStore, printPrologue, printRowScale, printScoreElement } from "./fused-common.js";
 
-export type MmaShape = { readonly warps: number; readonly blockK: number };
+/** warps a block, 16-row m-tiles a warp, keys a tile, and whether Q fragments stay in registers. */
+export type MmaShape = { readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean };
 
 export type FusedKernel = { readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number };
 
@@ -22,9 +23,14 @@ export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => stri
   return sameType && d.kind === "const" && dv.kind === "const" && d.value % 16 === 0 && dv.value % 16 === 0 && d.value <= 256 && dv.value <= 256;
 }
 
+/** Register budget: accumulators O (DV/8 x 4 x mTiles), scores S (BC/8 x 4 x mTiles), Q (D/16 x 4 x mTiles if held). */
 export function mmaShape(stage: FusedStage): MmaShape {
-  void stage;
-  return { warps: 4, blockK: 64 };
+  const d = (stage.chain.headVar.extent as { value: number }).value;
+  const dv = (stage.chain.valueVar.extent as { value: number }).value;
+  // Measured on the H100 (bench/results/cuda-notes.md, step 1): the best of six shapes at N = 4096.
+  if (d <= 64 && dv <= 64) return { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true };
+  if (d <= 128 && dv <= 128) return { warps: 4, mTiles: 2, blockK: 64, qInRegisters: false };
+  return { warps: 4, mTiles: 1, blockK: 32, qInRegisters: false };
 }
 
 export function printFusedMma(
@@ -33,8 +39,8 @@ export function printFusedMma(
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  const { warps, blockK: BC } = shape;
-  const BR = 16 * warps;
+  const { warps, mTiles: MT, blockK: BC, qInRegisters } = shape;
+  const BR = 16 * MT * warps;
   const threads = 32 * warps;
   const DP = D + 8;
   const DVP = DV + 8;
@@ -44,18 +50,24 @@ export function printFusedMma(
   const eName = identifier(c.valueVar.name);
   const softmax = c.normalizer.kind === "softmax";
   const w = new CodeWriter();
+  const unrolled = (head: string, body: () => void) => {
+    w.line("#pragma unroll");
+    w.block(head, body);
+  };
 
   w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec) {`);
   w.indented(() => {
     w.line(`typedef ${ctype} T;`);
-    w.line(`constexpr int D = ${D}, DV = ${DV}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
+    w.line(`constexpr int D = ${D}, DV = ${DV}, MT = ${MT}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
     w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
+    w.line("(void)LOG2E; (void)LN2;");
     w.line("const float NEG_INF = __int_as_float(0xff800000);");
     w.line("extern __shared__ __align__(16) unsigned char smem_raw[];");
     w.line("T* sQ = reinterpret_cast<T*>(smem_raw);");
     w.line("T* sK = sQ + BR * DP;");
     w.line("T* sV = sK + BC * DP;");
     w.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
+    w.line("const int warp_row = warp * 16 * MT;  // this warp's first query row in the tile");
     w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
     w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
     w.line("const int i0 = (gridDim.x - 1 - blockIdx.x) * BR;  // the longest (causal) tiles start first");
@@ -70,90 +82,106 @@ export function printFusedMma(
       w.line("attnc_cp_commit();");
       w.line("attnc_cp_wait<0>();");
       w.line("__syncthreads();");
-      w.line("uint32_t qf[D / 16][4];");
+      const qFragment = "&sQ[(warp_row + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + kk * 16 + (lane >> 4) * 8]";
+      if (qInRegisters) {
+        w.line("uint32_t qf[MT][D / 16][4];");
+        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+          w.line("#pragma unroll");
+          w.line(`for (int kk = 0; kk < D / 16; ++kk) attnc_ldmatrix_x4(qf[mt][kk], ${qFragment});`);
+        });
+      }
+      w.line("float o[MT][DV / 8][4];");
+      unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+        w.line("#pragma unroll");
+        w.line("for (int nt = 0; nt < DV / 8; ++nt) o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.0f;");
+      });
+      w.line("float m_run[MT][2], l_run[MT][2];");
       w.line("#pragma unroll");
-      w.line("for (int kk = 0; kk < D / 16; ++kk) attnc_ldmatrix_x4(qf[kk], &sQ[(warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + kk * 16 + (lane >> 4) * 8]);");
-      w.line("float o[DV / 8][4];");
-      w.line("#pragma unroll");
-      w.line("for (int nt = 0; nt < DV / 8; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.0f;");
-      w.line("float m_run[2] = {NEG_INF, NEG_INF}, l_run[2] = {0.0f, 0.0f};");
-      w.line("(void)m_run; (void)l_run; (void)LOG2E; (void)LN2;");
+      w.line("for (int mt = 0; mt < MT; ++mt) { m_run[mt][0] = m_run[mt][1] = NEG_INF; l_run[mt][0] = l_run[mt][1] = 0.0f; }");
       w.block("while (kt >= 0)", () => {
         w.line("const int j0 = kt * BC;");
         w.line("attnc_load_tile<T, BC, DV, DVP, THREADS>(sV, gV + (long long)j0 * v_rs, v_rs, v_cs, M - j0, vec & 4);");
         w.line("attnc_cp_commit();");
         w.line("attnc_cp_wait<1>();");
         w.line("__syncthreads();");
-        w.line("float s[BC / 8][4];");
-        w.line("#pragma unroll");
-        w.line("for (int nt = 0; nt < BC / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;");
-        w.line("#pragma unroll");
-        w.block("for (int kk = 0; kk < D / 16; ++kk)", () => {
+        w.line("float s[MT][BC / 8][4];");
+        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
           w.line("#pragma unroll");
-          w.block("for (int nt2 = 0; nt2 < BC / 16; ++nt2)", () => {
+          w.line("for (int nt = 0; nt < BC / 8; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;");
+        });
+        // S = Q K^T: each K fragment read from shared memory serves every m-tile of the warp.
+        unrolled("for (int kk = 0; kk < D / 16; ++kk)", () => {
+          if (!qInRegisters) {
+            w.line("uint32_t qf[MT][1][4];");
+            w.line("#pragma unroll");
+            w.line(`for (int mt = 0; mt < MT; ++mt) attnc_ldmatrix_x4(qf[mt][0], ${qFragment});`);
+          }
+          const q = qInRegisters ? "qf[mt][kk]" : "qf[mt][0]";
+          unrolled("for (int nt2 = 0; nt2 < BC / 16; ++nt2)", () => {
             w.line("uint32_t b[4];");
             w.line("attnc_ldmatrix_x4(b, &sK[(nt2 * 16 + (lane & 7) + (lane >> 4) * 8) * DP + kk * 16 + ((lane >> 3) & 1) * 8]);");
-            w.line("attnc_mma<T>::run(s[2 * nt2], qf[kk], b[0], b[1]);");
-            w.line("attnc_mma<T>::run(s[2 * nt2 + 1], qf[kk], b[2], b[3]);");
+            w.line("#pragma unroll");
+            w.line(`for (int mt = 0; mt < MT; ++mt) { attnc_mma<T>::run(s[mt][2 * nt2], ${q}, b[0], b[1]); attnc_mma<T>::run(s[mt][2 * nt2 + 1], ${q}, b[2], b[3]); }`);
           });
         });
         // Score modification and mask, element by element; full interior tiles run no mask code.
         w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
-        w.line("#pragma unroll");
-        w.block("for (int nt = 0; nt < BC / 8; ++nt)", () => {
-          w.line("#pragma unroll");
-          w.block("for (int cc = 0; cc < 4; ++cc)", () => {
-            w.line("const int i_raw = i0 + warp * 16 + (lane >> 2) + ((cc >> 1) << 3);");
-            w.line("const int j_raw = j0 + nt * 8 + ((lane & 3) << 1) + (cc & 1);");
-            w.line(`const int ${iName} = min(i_raw, N - 1);`);
-            w.line(`const int ${jName} = min(j_raw, M - 1);`);
-            w.line(`(void)${iName}; (void)${jName};`);
-            printScoreElement(stage, d, w, "s[nt][cc]");
+        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+          unrolled("for (int nt = 0; nt < BC / 8; ++nt)", () => {
+            unrolled("for (int cc = 0; cc < 4; ++cc)", () => {
+              w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + ((cc >> 1) << 3);");
+              w.line("const int j_raw = j0 + nt * 8 + ((lane & 3) << 1) + (cc & 1);");
+              w.line(`const int ${iName} = min(i_raw, N - 1);`);
+              w.line(`const int ${jName} = min(j_raw, M - 1);`);
+              w.line(`(void)${iName}; (void)${jName};`);
+              printScoreElement(stage, d, w, "s[mt][nt][cc]");
+            });
           });
         });
         if (softmax) {
-          w.line("float mx[2] = {m_run[0], m_run[1]};");
-          w.line("#pragma unroll");
-          w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3])); }");
-          w.line("float alpha[2], base[2];");
-          w.line("#pragma unroll");
-          w.block("for (int r = 0; r < 2; ++r)", () => {
-            w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
-            w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
-            w.line("base[r] = mx[r] == NEG_INF ? 0.0f : mx[r];");
-            w.line("alpha[r] = attnc_exp2(m_run[r] - base[r]);");
-            w.line("m_run[r] = mx[r];");
-            w.line("l_run[r] *= alpha[r];");
-          });
-          w.line("#pragma unroll");
-          w.block("for (int nt = 0; nt < BC / 8; ++nt)", () => {
+          unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+            w.line("float mx[2] = {m_run[mt][0], m_run[mt][1]};");
             w.line("#pragma unroll");
-            w.line("for (int cc = 0; cc < 4; ++cc) { s[nt][cc] = attnc_exp2(s[nt][cc] - base[cc >> 1]); l_run[cc >> 1] += s[nt][cc]; }");
+            w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3])); }");
+            w.line("float alpha[2], base[2];");
+            unrolled("for (int r = 0; r < 2; ++r)", () => {
+              w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
+              w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
+              w.line("base[r] = mx[r] == NEG_INF ? 0.0f : mx[r];");
+              w.line("alpha[r] = attnc_exp2(m_run[mt][r] - base[r]);");
+              w.line("m_run[mt][r] = mx[r];");
+              w.line("l_run[mt][r] *= alpha[r];");
+            });
+            w.line("#pragma unroll");
+            w.line("for (int nt = 0; nt < BC / 8; ++nt) {");
+            w.line("  #pragma unroll");
+            w.line("  for (int cc = 0; cc < 4; ++cc) { s[mt][nt][cc] = attnc_exp2(s[mt][nt][cc] - base[cc >> 1]); l_run[mt][cc >> 1] += s[mt][nt][cc]; }");
+            w.line("}");
+            w.line("#pragma unroll");
+            w.line("for (int nt = 0; nt < DV / 8; ++nt) { o[mt][nt][0] *= alpha[0]; o[mt][nt][1] *= alpha[0]; o[mt][nt][2] *= alpha[1]; o[mt][nt][3] *= alpha[1]; }");
           });
-          w.line("#pragma unroll");
-          w.line("for (int nt = 0; nt < DV / 8; ++nt) { o[nt][0] *= alpha[0]; o[nt][1] *= alpha[0]; o[nt][2] *= alpha[1]; o[nt][3] *= alpha[1]; }");
         }
-        w.line("uint32_t pa[BC / 16][4];");
-        w.line("#pragma unroll");
-        w.block("for (int kk = 0; kk < BC / 16; ++kk)", () => {
-          w.line("pa[kk][0] = attnc_mma<T>::pack(s[2 * kk][0], s[2 * kk][1]);");
-          w.line("pa[kk][1] = attnc_mma<T>::pack(s[2 * kk][2], s[2 * kk][3]);");
-          w.line("pa[kk][2] = attnc_mma<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);");
-          w.line("pa[kk][3] = attnc_mma<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);");
+        // P stays in registers: the S accumulator layout of two n-tiles is the A operand layout of one k-step.
+        w.line("uint32_t pa[MT][BC / 16][4];");
+        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+          unrolled("for (int kk = 0; kk < BC / 16; ++kk)", () => {
+            w.line("pa[mt][kk][0] = attnc_mma<T>::pack(s[mt][2 * kk][0], s[mt][2 * kk][1]);");
+            w.line("pa[mt][kk][1] = attnc_mma<T>::pack(s[mt][2 * kk][2], s[mt][2 * kk][3]);");
+            w.line("pa[mt][kk][2] = attnc_mma<T>::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);");
+            w.line("pa[mt][kk][3] = attnc_mma<T>::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);");
+          });
         });
         w.line("const int next = next_tile(kt + 1);");
         w.line("attnc_cp_wait<0>();");
         w.line("__syncthreads();");
         w.line("if (next >= 0) attnc_load_tile<T, BC, D, DP, THREADS>(sK, gK + (long long)next * BC * k_rs, k_rs, k_cs, M - next * BC, vec & 2);");
         w.line("attnc_cp_commit();");
-        w.line("#pragma unroll");
-        w.block("for (int kk = 0; kk < BC / 16; ++kk)", () => {
-          w.line("#pragma unroll");
-          w.block("for (int nt2 = 0; nt2 < DV / 16; ++nt2)", () => {
+        unrolled("for (int kk = 0; kk < BC / 16; ++kk)", () => {
+          unrolled("for (int nt2 = 0; nt2 < DV / 16; ++nt2)", () => {
             w.line("uint32_t b[4];");
             w.line("attnc_ldmatrix_x4_trans(b, &sV[(kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DVP + nt2 * 16 + (lane >> 4) * 8]);");
-            w.line("attnc_mma<T>::run(o[2 * nt2], pa[kk], b[0], b[1]);");
-            w.line("attnc_mma<T>::run(o[2 * nt2 + 1], pa[kk], b[2], b[3]);");
+            w.line("#pragma unroll");
+            w.line("for (int mt = 0; mt < MT; ++mt) { attnc_mma<T>::run(o[mt][2 * nt2], pa[mt][kk], b[0], b[1]); attnc_mma<T>::run(o[mt][2 * nt2 + 1], pa[mt][kk], b[2], b[3]); }");
           });
         });
         w.line("__syncthreads();");
@@ -161,21 +189,20 @@ export function printFusedMma(
       });
       w.line("attnc_cp_wait<0>();");
       // Finalise: quad-reduce the row sums, fold the sink, write outputs and row statistics.
-      w.line("#pragma unroll");
-      w.block("for (int r = 0; r < 2; ++r)", () => {
-        w.line("l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 1);");
-        w.line("l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 2);");
-        w.line("const int i_raw = i0 + warp * 16 + (lane >> 2) + r * 8;");
-        w.line("if (i_raw >= N) continue;");
-        w.line(`const int ${iName} = i_raw;`);
-        printRowScale(stage, d, w, slots, "m_run[r]", "l_run[r]", "(lane & 3) == 0");
-        w.line("#pragma unroll");
-        w.block("for (int nt = 0; nt < DV / 8; ++nt)", () => {
-          w.line("#pragma unroll");
-          w.block("for (int c2 = 0; c2 < 2; ++c2)", () => {
-            w.line(`const int ${eName} = nt * 8 + (lane & 3) * 2 + c2;`);
-            w.line("const float r_acc = o[nt][r * 2 + c2] * scale;");
-            printOutputStore(stage, d, w, slots);
+      unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+        unrolled("for (int r = 0; r < 2; ++r)", () => {
+          w.line("l_run[mt][r] += __shfl_xor_sync(0xffffffffu, l_run[mt][r], 1);");
+          w.line("l_run[mt][r] += __shfl_xor_sync(0xffffffffu, l_run[mt][r], 2);");
+          w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + r * 8;");
+          w.line("if (i_raw >= N) continue;");
+          w.line(`const int ${iName} = i_raw;`);
+          printRowScale(stage, d, w, slots, "m_run[mt][r]", "l_run[mt][r]", "(lane & 3) == 0");
+          unrolled("for (int nt = 0; nt < DV / 8; ++nt)", () => {
+            unrolled("for (int c2 = 0; c2 < 2; ++c2)", () => {
+              w.line(`const int ${eName} = nt * 8 + (lane & 3) * 2 + c2;`);
+              w.line("const float r_acc = o[mt][nt][r * 2 + c2] * scale;");
+              printOutputStore(stage, d, w, slots);
+            });
           });
         });
       });

@@ -7,11 +7,11 @@ import { CodeWriter } from "../writer.js";
 import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
 import type { TensorSlot } from "./common.js";
-import { mmaEligible, mmaShape, printFusedMma, type FusedKernel } from "./fused-mma.js";
+import { mmaEligible, mmaShape, printFusedMma, type FusedKernel, type MmaShape } from "./fused-mma.js";
 import { printFusedSimt } from "./fused-simt.js";
 import { naiveThreads, printNaive } from "./naive.js";
 
-export type CudaOptions = { readonly arch: "sm_80" | "sm_90a" };
+export type CudaOptions = { readonly arch: "sm_80" | "sm_90a"; /** overrides the tensor-core tile shape (tuning) */ readonly mma?: MmaShape };
 export type CudaProgram = { readonly source: string; readonly header: string };
 
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
@@ -44,7 +44,7 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     if (stage.kind === "naive") kernels.push({ kind: "naive", name, code: printNaive(name, stage, d, slots), stage: i });
     else {
       const mma = mmaEligible(stage, dtypeOf);
-      const kernel = mma ? printFusedMma(name, stage, d, slots, ctypeOf[dtypeOf(stage.chain.q.tensor)], mmaShape(stage)) : printFusedSimt(name, stage, d, slots);
+      const kernel = mma ? printFusedMma(name, stage, d, slots, ctypeOf[dtypeOf(stage.chain.q.tensor)], options.mma ?? mmaShape(stage)) : printFusedSimt(name, stage, d, slots);
       kernels.push({ kind: "fused", stage: i, mma, ...kernel });
     }
   });
