@@ -27,9 +27,10 @@ export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => stri
 export function mmaShape(stage: FusedStage): MmaShape {
   const d = (stage.chain.headVar.extent as { value: number }).value;
   const dv = (stage.chain.valueVar.extent as { value: number }).value;
-  // Measured on the H100 (bench/results/cuda-notes.md, step 1): the best of six shapes at N = 4096.
+  // Measured on the H100 (bench/results/cuda-notes.md, step 1): the best of six shapes at N = 4096 among those
+  // that leave registers to spare for score functions and masks (the faster m2 shapes at D = 128 spill).
   if (d <= 64 && dv <= 64) return { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true };
-  if (d <= 128 && dv <= 128) return { warps: 4, mTiles: 2, blockK: 64, qInRegisters: false };
+  if (d <= 128 && dv <= 128) return { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false };
   return { warps: 4, mTiles: 1, blockK: 32, qInRegisters: false };
 }
 

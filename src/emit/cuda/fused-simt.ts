@@ -12,8 +12,10 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  const BR = 64;
-  const BC = 32;
+  // Static shared memory stays under 48 KiB: (BR + BC) x (D + 1) + BC x (DV + 1) floats.
+  const wide = D > 64 || DV > 64;
+  const BR = wide ? 32 : 64;
+  const BC = wide ? 16 : 32;
   const ctype = (t: string) => slots.get(t)!.ctype;
   const softmax = c.normalizer.kind === "softmax";
   const w = new CodeWriter();
