@@ -62,10 +62,13 @@ export function matchChain(
   const queryCandidates = q.indices
     .filter((x): x is Extract<Expr, { kind: "var" }> => x.kind === "var" && outNames.has(x.name) && x.name !== valueName)
     .filter((x) => !freeVars(k).has(x.name) && !freeVars(v).has(x.name));
-  if (queryCandidates.length !== 1) {
-    return miss(name, queryCandidates.length === 0 ? `no query axis: an output index of \`${q.tensor}\` that the keys and values do not use` : `\`${q.tensor}\` has ${queryCandidates.length} query axes; a fused chain takes one`, q.span);
+  if (queryCandidates.length === 0) {
+    return miss(name, `no query axis: an output index of \`${q.tensor}\` that the keys and values do not use`, q.span);
   }
-  const i = queryCandidates[0].name;
+  // Several candidates (multi-query attention: q[b, h, i, d] against k[b, j, d]): the one the score function
+  // or mask relates to the keys is the query axis; otherwise the innermost. Any choice computes the same values.
+  const related = queryCandidates.filter((x) => some(probability, (y) => y.kind === "binary" && freeVars(y).has(x.name) && freeVars(y).has(j)));
+  const i = (related.length > 0 ? related : queryCandidates)[(related.length > 0 ? related : queryCandidates).length - 1].name;
   const varOf = (n: string) => statement.vars.find((x) => x.name === n)!;
   const queryVar = varOf(i);
   const valueVar = varOf(valueName);
