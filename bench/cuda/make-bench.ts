@@ -15,6 +15,10 @@ const shapes: MmaShape[] = [
   { warps: 4, mTiles: 2, blockK: 32, qInRegisters: false },
   { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true },
   { warps: 8, mTiles: 1, blockK: 32, qInRegisters: true },
+  { warps: 4, mTiles: 2, blockK: 64, qInRegisters: true },
+  { warps: 4, mTiles: 2, blockK: 128, qInRegisters: false },
+  { warps: 4, mTiles: 1, blockK: 128, qInRegisters: true },
+  { warps: 8, mTiles: 1, blockK: 128, qInRegisters: true },
 ];
 const shapeTag = (s: MmaShape) => `w${s.warps}m${s.mTiles}b${s.blockK}q${s.qInRegisters ? 1 : 0}`;
 
