@@ -115,10 +115,11 @@ export function buildAst(root: CstNode): { program: A.Program; diagnostics: Span
     const argList = nodes(c, "args")[0];
     const hasCall = tokens(c, "LParen").length > 0;
     const indexExprs = indices === undefined ? [] : nodes(indices.children as Children, "expression").map(expression);
-    if (indices !== undefined && hasCall) {
+    const hasBrackets = tokens(c, "LBracket").length > 0;
+    if (hasBrackets && hasCall) {
       return { kind: "reduce", op: nameOf(id), axes: indexExprs, args: args(argList), span };
     }
-    if (indices !== undefined) return { kind: "index", tensor: nameOf(id), indices: indexExprs, span };
+    if (hasBrackets) return { kind: "index", tensor: nameOf(id), indices: indexExprs, span };
     if (hasCall) return { kind: "call", fn: nameOf(id), args: args(argList), span };
     if (id.image === "inf") return { kind: "number", value: Infinity, isInt: false, span };
     return { kind: "name", name: id.image, span };

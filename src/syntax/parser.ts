@@ -177,7 +177,7 @@ export class AttnParser extends CstParser {
               {
                 ALT: () => {
                   this.CONSUME(T.LBracket);
-                  this.SUBRULE(this.exprList, { LABEL: "indices" });
+                  this.OPTION4(() => this.SUBRULE(this.exprList, { LABEL: "indices" }));
                   this.CONSUME(T.RBracket);
                   this.OPTION2(() => {
                     this.CONSUME2(T.LParen);
