@@ -5,7 +5,8 @@ import type { Diagnostic } from "./diagnostics/diagnostic.js";
 import type { CheckedKernel } from "./check/typed.js";
 import { planKernel, type KernelPlan } from "./plan/plan.js";
 import { resolve } from "./diagnostics/source.js";
-import { emitWgsl } from "./emit/wgsl/index.js";
+import { buildWgsl, type WgslLimits } from "./emit/wgsl/index.js";
+import { warning } from "./diagnostics/diagnostic.js";
 import { emitCuda } from "./emit/cuda/index.js";
 import { emitTsWrapper } from "./emit/ts/index.js";
 
@@ -18,6 +19,8 @@ export type CompileOptions = {
   readonly kernel?: string;
   readonly schedule?: "auto" | "fused" | "naive";
   readonly arch?: "sm_80" | "sm_90a";
+  /** The workgroup memory WGSL kernels may use (default 16 KiB, which every WebGPU device offers). */
+  readonly wgslLimits?: WgslLimits;
 };
 
 export type CompiledKernel = {
@@ -26,6 +29,8 @@ export type CompiledKernel = {
   readonly checked: CheckedKernel;
   readonly plan: KernelPlan;
   readonly wgsl?: string;
+  /** The plan the WGSL runs: the kernel's plan, or the naive one where the fused WGSL kernel cannot run it; naive stages lowered. */
+  readonly wgslPlan?: KernelPlan;
   readonly ts?: string;
   readonly cuda?: string;
   readonly header?: string;
@@ -57,10 +62,19 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     const manifest = manifestOf(k, plan.schedule);
     let compiled: CompiledKernel = { name: k.name, manifest, checked: k, plan };
     if (target !== "cuda") {
-      const wgsl = emitWgsl(plan);
-      const ts = wgsl && emitTsWrapper(manifest, wgsl.code);
-      if (wgsl !== undefined) compiled = { ...compiled, wgsl: wgsl.code };
-      if (ts !== undefined) compiled = { ...compiled, ts };
+      // WGSL's fused kernel needs compile-time head dims and a tile that fits; otherwise its WGSL runs the naive plan.
+      const build = buildWgsl(plan, options.wgslLimits, { fileName: options.fileName });
+      if (build.fallback !== undefined) {
+        diagnostics.push(resolve(front.file, warning(k.span, `the WGSL kernel \`${k.name}\` runs the naive schedule: ${build.fallback}`)));
+      }
+      const wgslPlan = build.plan;
+      const wgsl = build.program;
+      if (wgsl !== undefined) {
+        const withLayout: Manifest = { ...manifest, webgpu: wgsl.layout };
+        compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.code, wgslPlan };
+        const ts = emitTsWrapper(withLayout, wgsl.code);
+        if (ts !== undefined) compiled = { ...compiled, ts };
+      }
     }
     if (target !== "wgsl") {
       const cuda = emitCuda(plan, { arch: options.arch ?? "sm_80" });

@@ -1,6 +1,7 @@
 // Shared by the emitters and the runtime: the manifest (NAME.json) that describes a compiled kernel's interface.
 import type { CheckedKernel, Extent } from "./check/typed.js";
 import type { DType } from "./syntax/ast.js";
+import type { WebGpuLayout } from "./emit/wgsl/layout.js";
 
 export type Schedule = "fused" | "naive";
 
@@ -18,6 +19,8 @@ export type Manifest = {
   readonly defines: Readonly<Record<string, number>>;
   readonly tensors: readonly ManifestTensor[];
   readonly scalars: readonly { readonly name: string; readonly dtype: "f32" | "i32" }[];
+  /** How the WGSL binds and dispatches (present where WGSL was emitted). */
+  readonly webgpu?: WebGpuLayout;
 };
 
 const dimOf = (e: Extent): string | number => (e.kind === "const" ? e.name ?? e.value : e.name);

@@ -1,9 +1,129 @@
-// Emit stage (WGSL): a kernel plan printed as WGSL compute shaders. (Being written: see issue 4.)
-import type { KernelPlan } from "../../plan/plan.js";
+// Emit stage (WGSL): a kernel plan printed as one WGSL module, an entry point a stage, and its binding layout.
+import type { TensorInfo } from "../../check/typed.js";
+import { planKernel, type FusedStage, type KernelPlan } from "../../plan/plan.js";
+import { lowerNaive } from "../../plan/naive-lower.js";
+import { CodeWriter } from "../writer.js";
+import { tensorIdentifier } from "./dialect.js";
+import { printFused } from "./fused.js";
+import { elementsPerWorkgroup, storageOf, type BufferBinding, type WebGpuLayout, type WgslStage } from "./layout.js";
+import { declareHelpers, declareParams, declareTensor } from "./module.js";
+import { printNaive } from "./naive.js";
+import { chooseTileShape, defaultLimits, type TileShape, type WgslLimits } from "./tile-shape.js";
 
-export type WgslProgram = { readonly code: string };
+export type { WebGpuLayout } from "./layout.js";
+export type { WgslLimits, TileShape } from "./tile-shape.js";
+export { chooseTileShape, defaultLimits } from "./tile-shape.js";
 
-export function emitWgsl(plan: KernelPlan): WgslProgram | undefined {
-  void plan;
+export type WgslProgram = { readonly code: string; readonly layout: WebGpuLayout };
+
+export type WgslOptions = {
+  /** The source file, for the header comment. */
+  readonly fileName?: string;
+  /** Test builds: every tensor this many words into its binding (guard regions; see module.ts). */
+  readonly guardWords?: number;
+};
+
+const dimName = (t: TensorInfo) => t.dims.map((e) => (e.kind === "const" ? e.value : e.name));
+
+/** Whether the fused WGSL kernel can run this stage: compile-time head dims, and a tile that fits the limit. */
+export function fusedSupported(stage: FusedStage, limits: WgslLimits = defaultLimits): boolean {
+  return fusedShape(stage, limits) !== undefined;
+}
+
+/** Why the fused WGSL kernel cannot run this stage (undefined where it can). */
+export function fusedUnsupportedReason(stage: FusedStage, limits: WgslLimits = defaultLimits): string | undefined {
+  const c = stage.chain;
+  for (const x of [c.headVar, c.valueVar]) {
+    if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${x.extent.name}\`; the fused WGSL kernel needs it fixed at compile time (\`const ${x.extent.name} = ...\` or --define ${x.extent.name}=...)`;
+  }
+  if (fusedShape(stage, limits) === undefined) return `no tile of the fused WGSL kernel fits ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory at these head dims`;
   return undefined;
 }
+
+function fusedShape(stage: FusedStage, limits: WgslLimits): TileShape | undefined {
+  const c = stage.chain;
+  if (c.headVar.extent.kind !== "const" || c.valueVar.extent.kind !== "const") return undefined;
+  return chooseTileShape(c.headVar.extent.value, c.valueVar.extent.value, limits);
+}
+
+export type WgslBuild = {
+  readonly program: WgslProgram | undefined;
+  /** The plan the WGSL runs, naive stages lowered (see plan/naive-lower.ts). */
+  readonly plan: KernelPlan;
+  /** Why the WGSL runs the naive schedule although the kernel's plan is fused. */
+  readonly fallback?: string;
+};
+
+/** The kernel's plan as WGSL: fused where the fused WGSL kernel can run it under these limits, naive otherwise. */
+export function buildWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, options: WgslOptions = {}): WgslBuild {
+  const reasons = plan.stages.flatMap((s) => (s.kind === "fused" ? [fusedUnsupportedReason(s, limits)] : [])).filter((r): r is string => r !== undefined);
+  const wgslPlan = lowerNaive(reasons.length > 0 ? planKernel(plan.kernel, "naive").plan : plan);
+  return { program: emitWgsl(wgslPlan, limits, options), plan: wgslPlan, ...(reasons.length > 0 ? { fallback: reasons[0] } : {}) };
+}
+
+export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, options: WgslOptions = {}): WgslProgram | undefined {
+  const k = plan.kernel;
+  const written = new Set([...k.outputs.map((t) => t.name), ...plan.buffers.map((t) => t.name)]);
+  const tensors: TensorInfo[] = [...k.inputs, ...k.outputs, ...plan.buffers];
+  const buffers: BufferBinding[] = tensors.map((t, i) => ({
+    name: t.name, binding: i + 1, role: t.role === "intermediate" ? "scratch" : t.role,
+    dtype: t.dtype, storage: storageOf(t.dtype, written.has(t.name)), dims: dimName(t),
+  }));
+  const bindingOf = new Map(buffers.map((b) => [b.name, b]));
+  const placement = { guard: options.guardWords ?? 0 };
+  const infoOf = new Map(tensors.map((t) => [t.name, t]));
+
+  const stageCode: string[] = [];
+  const stages: WgslStage[] = [];
+  const shapes: string[] = [];
+  let workgroupStorageBytes = 0;
+  for (const [index, stage] of plan.stages.entries()) {
+    const entry = `stage${index}`;
+    let code: string;
+    if (stage.kind === "naive") {
+      code = printNaive(entry, stage, infoOf.get(stage.statement.target)!.dtype === "i32");
+      stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => (v.extent.kind === "const" ? v.extent.value : v.extent.name)) } });
+    } else {
+      const shape = fusedShape(stage, limits);
+      if (shape === undefined) return undefined;
+      code = printFused(entry, stage, shape, { binding: (t) => bindingOf.get(t)!, dims: (t) => infoOf.get(t)!.dims, placement });
+      workgroupStorageBytes = Math.max(workgroupStorageBytes, shape.bytes);
+      shapes.push(`${entry}: ${shape.blockQ} x ${shape.blockK} tiles, ${shape.threads} invocations${shape.shareKV ? ", K and V share memory" : ""}`);
+      const c = stage.chain;
+      const name = (e: (typeof c.queryVar)["extent"]) => (e.kind === "const" ? e.value : e.name);
+      stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "tiles", query: name(c.queryVar.extent), blockQ: shape.blockQ, rows: c.rowVars.map((v) => name(v.extent)) } });
+    }
+    stageCode.push(code);
+  }
+  // A stage binds what its code names (the loaders and stores touch only their own tensor).
+  const mentions = (code: string, b: BufferBinding) => new RegExp(`\\b(t|ld|st)_${tensorIdentifier(b.name)}\\b`).test(code);
+  const withBindings = stages.map((s, x) => ({ ...s, bindings: [0, ...buffers.filter((b) => mentions(stageCode[x], b)).map((b) => b.binding)] }));
+  const all = stageCode.join("\n");
+
+  const w = new CodeWriter();
+  w.line(`// Generated by attnc from ${options.fileName ? `${options.fileName}, ` : ""}kernel \`${k.name}\`: ${plan.schedule} schedule, WGSL.`);
+  w.line(`// Stages, dispatched in order: ${plan.stages.map((s, i) => (s.kind === "naive" ? `stage${i} naive \`${s.statement.target}\`` : `stage${i} fused \`${s.chain.output.name}\``)).join(", ")}.`);
+  if (placement.guard > 0) w.line(`// Test build: every tensor starts ${placement.guard} words into its binding (guard regions).`);
+  for (const s of shapes) w.line(`// ${s}; tiles chosen for ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory.`);
+  w.line(`// Storage: f16 and bf16 inputs two to a u32 word, unpacked in the shader (no shader-f16 needed);`);
+  w.line(`// outputs and intermediates f32 (or i32). Sizes and scalars in the uniform \`params\`.`);
+  w.line("");
+  const paramWords = declareParams(w, k.sizes, k.scalars);
+  w.line("");
+  declareHelpers(w);
+  w.line("");
+  for (const b of buffers) {
+    const id = tensorIdentifier(b.name);
+    declareTensor(w, b, infoOf.get(b.name)!, { load: new RegExp(`\\bld_${id}\\(`).test(all), store: new RegExp(`\\bst_${id}\\(`).test(all) }, placement);
+  }
+  for (const code of stageCode) {
+    w.line("");
+    for (const line of code.trimEnd().split("\n")) w.line(line);
+  }
+  return {
+    code: w.toString(),
+    layout: { schedule: plan.schedule, paramsBinding: 0, paramWords, buffers, stages: withBindings, workgroupStorageBytes, workgroupStorageLimit: limits.maxWorkgroupStorageBytes },
+  };
+}
+
+export { elementsPerWorkgroup };

@@ -1,0 +1,70 @@
+// Emit stage (WGSL): how WGSL spells the IR's literals, calls, loads and names.
+import type { Dialect, LoadExpr } from "../expr.js";
+import { identifier } from "../expr.js";
+import type { MathFn, RefName, ValueType } from "../../check/typed.js";
+
+const largestFloat = 3.4028234663852886e38;
+
+/**
+ * An f32 literal. Infinities and the extremes come from bits through a function call: WGSL evaluates constant
+ * expressions at shader creation and rejects any that is not a finite f32.
+ */
+export const wgslFloat = (v: number): string => {
+  const f = Math.fround(v);
+  if (f === Infinity) return "attnc_f32(0x7f800000u)";
+  if (f === -Infinity) return "attnc_f32(0xff800000u)";
+  if (Number.isNaN(f)) return "attnc_f32(0x7fc00000u)";
+  if (f === largestFloat) return "attnc_f32(0x7f7fffffu)";
+  if (f === -largestFloat) return "attnc_f32(0xff7fffffu)";
+  const text = Number.isInteger(f) && Math.abs(f) < 1e15 ? `${Math.abs(f)}.0` : Math.abs(f).toPrecision(9);
+  return f < 0 || Object.is(f, -0) ? `(-${text}f)` : `${text}f`;
+};
+
+export const wgslInt = (v: number): string => (v === -2147483648 ? "i32(-2147483647 - 1)" : v < 0 ? `(${v}i)` : `${v}i`);
+
+const fold = (fn: string, args: readonly string[]) => args.reduce((x, y) => `${fn}(${x}, ${y})`);
+
+export const tensorIdentifier = (name: string): string => name.replace(/'/g, "_");
+export const sizeFunction = (name: string): string => `size_${name}`;
+export const scalarFunction = (name: string): string => `scalar_${name}`;
+
+export const wgslDialect: Dialect = {
+  float: "f32",
+  int: "i32",
+  bool: "bool",
+  floatLiteral: wgslFloat,
+  intLiteral: wgslInt,
+  boolLiteral: (v) => (v ? "true" : "false"),
+  toFloat: (c) => `f32(${c})`,
+  call: (fn: MathFn, args: readonly string[], type: ValueType) => {
+    const [a, b, c] = args;
+    switch (fn) {
+      case "exp": return `exp(${a})`;
+      case "exp2": return `exp2(${a})`;
+      case "log": return `log(${a})`;
+      case "log2": return `log2(${a})`;
+      case "sqrt": return `sqrt(${a})`;
+      case "rsqrt": return `inverseSqrt(${a})`;
+      // Vulkan drivers may compute tanh as a quotient of exponentials, NaN for large arguments; tanh(15) rounds to 1 in f32.
+      case "tanh": return `tanh(clamp(${a}, -15.0f, 15.0f))`;
+      case "sigmoid": return `(1.0f / (1.0f + exp(-(${a}))))`;
+      case "floor": return `floor(${a})`;
+      case "ceil": return `ceil(${a})`;
+      case "abs": return `abs(${a})`;
+      case "min": return fold("min", args);
+      case "max": return fold("max", args);
+      case "clamp": return type === "int" ? `min(max(${a}, ${b}), ${c})` : `min(max(${a}, ${b}), ${c})`;
+    }
+  },
+  select: (c, a, b) => `select(${b}, ${a}, ${c})`,
+  intDiv: (a, b) => `attnc_div(${a}, ${b})`,
+  intMod: (a, b) => `attnc_mod(${a}, ${b})`,
+  load: (e: LoadExpr, indices: readonly string[]) => `ld_${tensorIdentifier(e.tensor)}(${indices.join(", ")})`,
+  variable: identifier,
+  size: (name) => `${sizeFunction(name)}()`,
+  scalar: (name) => `${scalarFunction(name)}()`,
+  ref: (name: RefName) => `r_${name}`,
+  declare: (name, type, value) => `var ${name}: ${type === "float" ? "f32" : type === "int" ? "i32" : "bool"} = ${value};`,
+  forLoop: (v, extent) => `for (var ${v}: i32 = 0i; ${v} < ${extent}; ${v}++)`,
+  isInfNegative: (c) => `(${c} == attnc_f32(0xff800000u))`,
+};

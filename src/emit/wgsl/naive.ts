@@ -1,0 +1,35 @@
+// Emit stage (WGSL): a naive stage, one invocation an element of the statement's tensor, reductions as loops.
+import type { NaiveStage } from "../../plan/plan.js";
+import { identifier, printExpr } from "../expr.js";
+import { CodeWriter } from "../writer.js";
+import { tensorIdentifier, wgslDialect } from "./dialect.js";
+import { elementsPerWorkgroup } from "./layout.js";
+import { extentCode } from "./module.js";
+
+export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolean): string {
+  const st = stage.statement;
+  const w = new CodeWriter();
+  const extents = st.vars.map((v) => extentCode(v.extent));
+  w.line(`// ${entry}: ${st.target}[${st.vars.map((v) => v.name.replace(/'/g, "_")).join(", ")}], one invocation an element.`);
+  w.line(`@compute @workgroup_size(${elementsPerWorkgroup})`);
+  w.block(`fn ${entry}(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u)`, () => {
+    w.line("_ = params[0].x;  // every stage binds the parameters");
+    w.line(`let flat = gid.x + gid.y * groups.x * ${elementsPerWorkgroup}u;`);
+    w.line(`let total = ${extents.map((e) => `u32(${e})`).join(" * ") || "1u"};`);
+    w.line("if (flat >= total) { return; }");
+    if (st.vars.length > 0) w.line("var rest = flat;");
+    for (let x = st.vars.length - 1; x >= 0; x--) {
+      if (x > 0) {
+        w.line(`let ${identifier(st.vars[x].name)} = i32(rest % u32(${extents[x]}));`);
+        w.line(`rest = rest / u32(${extents[x]});`);
+      } else {
+        w.line(`let ${identifier(st.vars[x].name)} = i32(rest);`);
+      }
+    }
+    const value = printExpr(st.value, wgslDialect, w);
+    const type = targetIsInt ? "i32" : "f32";
+    const stored = st.value.type === "bool" ? `select(${type}(0), ${type}(1), ${value})` : (st.value.type === "int") !== targetIsInt ? `${type}(${value})` : value;
+    w.line(`st_${tensorIdentifier(st.target)}(${[...st.vars.map((v) => identifier(v.name)), stored].join(", ")});`);
+  });
+  return w.toString();
+}
