@@ -95,7 +95,21 @@ template <> struct attnc_mma<__nv_bfloat16> {
 template <typename T, int ROWS, int COLS, int PITCH, int THREADS>
 __device__ inline __attribute__((always_inline)) void attnc_load_tile(T* s, const T* g, long long row_stride, long long col_stride, int valid_rows, bool vec) {
   constexpr int CHUNKS = COLS / 8;
-  for (int c = threadIdx.x; c < ROWS * CHUNKS; c += THREADS) {
+  constexpr int TOTAL = ROWS * CHUNKS;
+  if (vec && valid_rows >= ROWS) {
+    // The common case, a whole tile of contiguous rows: unrolled 16-byte copies, no per-chunk checks.
+#pragma unroll
+    for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
+      const int c = threadIdx.x + it * THREADS;
+      if (TOTAL % THREADS == 0 || c < TOTAL) {
+        const int r = c / CHUNKS;
+        const int col = (c % CHUNKS) * 8;
+        attnc_cp_async16(s + r * PITCH + col, g + r * row_stride + col);
+      }
+    }
+    return;
+  }
+  for (int c = threadIdx.x; c < TOTAL; c += THREADS) {
     const int r = c / CHUNKS;
     const int col = (c % CHUNKS) * 8;
     T* dst = s + r * PITCH + col;
