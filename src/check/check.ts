@@ -87,8 +87,8 @@ function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagn
       return false;
     }
     if (builtinNames.includes(name.name)) {
+      // Declared all the same, so that its uses do not add "unknown tensor" errors.
       report(error(name.span, `\`${name.name}\` is a built-in name and cannot be declared`, `rename it, e.g. \`${name.name}_\``));
-      return false;
     }
     declared.set(name.name, name.span);
     return true;
@@ -161,6 +161,8 @@ function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagn
   const readTensors = new Set<string>();
   const readScalars = new Set<string>();
   for (const s of order) {
+    // Reading an intermediate that failed to check, or that is on a cycle, would only repeat that error.
+    if (tensorReads(s.value).some((read) => definitions.has(read.name) && !tensors.has(read.name))) continue;
     const output = tensors.get(s.target.name);
     const checked = checkStatement(s, output, {
       tensors, scalars, consts, sizes, usedConsts, readTensors, readScalars, report,
@@ -175,6 +177,8 @@ function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagn
       intermediates.push(t);
     }
   }
+  // A statement that failed to check stopped reading where it failed: what it reads is unknown, so say nothing unused.
+  if (diagnostics.filter((d) => d.severity === "error").length > before) return undefined;
   for (const t of intermediates) {
     if (!readTensors.has(t.name)) report(warning(t.span, `\`${t.name}\` is computed but never used`, "remove it, or use it in an output"));
   }
@@ -184,7 +188,6 @@ function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagn
   for (const s of scalarList) {
     if (!readScalars.has(s.name)) report(warning(s.span, `parameter \`${s.name}\` is never used`));
   }
-  if (diagnostics.filter((d) => d.severity === "error").length > before) return undefined;
   const defines: Record<string, number> = {};
   for (const name of [...usedConsts].sort()) defines[name] = consts.get(name)!;
   return {
@@ -195,15 +198,23 @@ function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagn
 function topologicalOrder(definitions: Map<string, A.Statement>, report: (d: SpanDiagnostic) => void): A.Statement[] {
   const order: A.Statement[] = [];
   const state = new Map<string, "visiting" | "done">();
+  const path: string[] = [];
+  const onCycle = new Set<string>();
   const visit = (name: string, from?: A.Name): void => {
     const s = definitions.get(name);
     if (s === undefined || state.get(name) === "done") return;
     if (state.get(name) === "visiting") {
-      report(error(from?.span ?? s.target.span, `\`${name}\` depends on itself`, "a tensor cannot read its own value; define a new tensor instead"));
+      if (onCycle.has(name)) return; // one error per cycle, however often it is read
+      onCycle.add(name);
+      const cycle = [...path.slice(path.indexOf(name)), name];
+      const how = cycle.slice(0, -1).map((t, k) => `\`${t}\` reads \`${cycle[k + 1]}\``).join(", ");
+      report(error(from?.span ?? s.target.span, `\`${name}\` depends on itself: ${how}`, "a tensor cannot read its own value; define a new tensor instead"));
       return;
     }
     state.set(name, "visiting");
+    path.push(name);
     for (const read of tensorReads(s.value)) visit(read.name, read);
+    path.pop();
     state.set(name, "done");
     order.push(s);
   };
@@ -256,7 +267,7 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, env: Env
   for (const v of s.indices) {
     if (lhs.has(v.name)) fail(error(v.span, `index variable \`${v.name}\` appears twice on the left`, "use distinct names, e.g. `i, j`"));
     else if (env.tensors.has(v.name) || env.scalars.has(v.name) || env.consts.has(v.name) || env.sizes.includes(v.name)) {
-      fail(error(v.span, `\`${v.name}\` is already the name of a ${env.tensors.has(v.name) ? "tensor" : env.scalars.has(v.name) ? "scalar parameter" : "size"}`, "index variables are usually lower-case: `b, h, i, j, d`"));
+      fail(error(v.span, `\`${v.name}\` is already the name of a ${env.tensors.has(v.name) ? "tensor" : env.scalars.has(v.name) ? "scalar parameter" : "size"}`, "give the index variable a name of its own, such as `i` or `j`"));
     } else lhs.set(v.name, { name: v.name, span: v.span });
   }
   if (failed) return undefined;
@@ -356,17 +367,19 @@ class Typer {
     private readonly fail: (d: SpanDiagnostic) => void,
   ) {}
 
+  /** `what` says who wants a number: "`*` takes a number". */
   private number(e: Typed, what: string): Typed | undefined {
     if (e.type === "bool") {
-      this.fail(error(e.span, `${what} takes a number, but this is a condition`, "write `where(condition, 1.0, 0.0)` to turn a condition into a number"));
+      this.fail(error(e.span, `${what}, but this is a condition`, "write `where(condition, 1.0, 0.0)` to turn a condition into a number"));
       return undefined;
     }
     return e;
   }
 
+  /** `what` says who wants a condition: "`&&` takes a condition". */
   private condition(e: Typed, what: string): Typed | undefined {
     if (e.type !== "bool") {
-      this.fail(error(e.span, `${what} takes a condition, but this is a number`, "compare it, e.g. `x != 0`"));
+      this.fail(error(e.span, `${what}, but this is a number`, "compare it, e.g. `x != 0`"));
       return undefined;
     }
     return e;
@@ -384,8 +397,8 @@ class Typer {
       case "unary": {
         const operand = this.expr(e.operand, scope);
         if (operand === undefined) return undefined;
-        if (e.op === "!") return this.condition(operand, "`!`") && { kind: "unary", op: "not", operand, type: "bool", span: e.span };
-        if (this.number(operand, `\`${e.op}\``) === undefined) return undefined;
+        if (e.op === "!") return this.condition(operand, "`!` takes a condition") && { kind: "unary", op: "not", operand, type: "bool", span: e.span };
+        if (this.number(operand, `\`${e.op}\` takes a number`) === undefined) return undefined;
         if (e.op === "+") return operand;
         if (operand.kind === "const") return { ...operand, value: -operand.value, span: e.span };
         return { kind: "unary", op: "neg", operand, type: operand.type, span: e.span };
@@ -396,19 +409,19 @@ class Typer {
         if (left === undefined || right === undefined) return undefined;
         const op = e.op;
         if (op === "&&" || op === "||") {
-          if (!this.condition(left, `\`${op}\``) || !this.condition(right, `\`${op}\``)) return undefined;
+          if (!this.condition(left, `\`${op}\` takes conditions`) || !this.condition(right, `\`${op}\` takes conditions`)) return undefined;
           return { kind: "binary", op, left, right, type: "bool", span: e.span };
         }
         if ((op === "==" || op === "!=") && left.type === "bool" && right.type === "bool") {
           return { kind: "binary", op, left, right, type: "bool", span: e.span };
         }
-        if (!this.number(left, `\`${op}\``) || !this.number(right, `\`${op}\``)) return undefined;
+        if (!this.number(left, `\`${op}\` takes numbers`) || !this.number(right, `\`${op}\` takes numbers`)) return undefined;
         const [l, r, type] = unify(left, right);
         const isCompare = op === "<" || op === "<=" || op === ">" || op === ">=" || op === "==" || op === "!=";
         return { kind: "binary", op, left: l, right: r, type: isCompare ? "bool" : type, span: e.span };
       }
       case "ternary":
-        return this.select(e.cond, e.then, e.otherwise, scope, e.span);
+        return this.select(e.cond, e.then, e.otherwise, scope, e.span, "`? :`");
       case "call":
         return this.call(e, scope);
       case "reduce":
@@ -432,8 +445,14 @@ class Typer {
     }
     if (env.sizes.includes(e.name)) return { kind: "size", name: e.name, type: "int", span: e.span };
     const t = env.tensors.get(e.name);
+    if (t !== undefined && t.dims.length === 0) return this.load({ kind: "index", tensor: { name: e.name, span: e.span }, indices: [], span: e.span }, scope);
     if (t !== undefined) {
-      const idx = t.dims.map((_, k) => "bhijd"[k] ?? `x${k}`).join(", ");
+      // Suggest the index variables in scope that range over each dimension.
+      const unused = [...scope.values()];
+      const idx = t.dims.map((dim, k) => {
+        const at = unused.findIndex((v) => v.extent !== undefined && extentEquals(v.extent, dim));
+        return at < 0 ? (dim.kind === "size" ? dim.name.toLowerCase() : `i${k}`) : unused.splice(at, 1)[0].name;
+      }).join(", ");
       this.fail(error(e.span, `\`${e.name}\` is a tensor; read an element of it`, `write \`${e.name}[${idx}]\``));
       return undefined;
     }
@@ -480,28 +499,31 @@ class Typer {
     const clamped = indices.map((ix, k) => {
       const dim = t.dims[k];
       if (ix.kind === "var" && extentEquals(extents.get(ix.name)!, dim)) return false;
+      if (dim.kind === "const" && dim.value < 1) return true; // the empty dimension is reported where it is declared
       const r = rangeOf(ix, extents);
       const verdict = classifyIndex(r, dim);
       if (verdict === "inside") return false;
-      const shown = `[${r.lo ? showLinear(r.lo) : "-inf"}, ${r.hi ? showLinear(r.hi) : "inf"}]`;
+      const single = r.lo !== undefined && r.hi !== undefined && showLinear(r.lo) === showLinear(r.hi);
+      const shown = single ? `it is ${showLinear(r.lo!)}` : `it takes values in [${r.lo ? showLinear(r.lo) : "-inf"}, ${r.hi ? showLinear(r.hi) : "inf"}]`;
+      const last = dim.kind === "const" && dim.name === undefined ? String(dim.value - 1) : `${showExtent(dim)} - 1`;
       if (verdict === "outside") {
-        this.fail(error(e.indices[k].span, `index ${k + 1} of \`${t.name}\` is out of range: it takes values in ${shown}, but the dimension is ${showExtent(dim)}`));
+        this.fail(error(e.indices[k].span, `index ${k + 1} of \`${t.name}\` is out of range: ${shown}, but the dimension is ${showExtent(dim)}`, `valid indices run from 0 to ${last}`));
       } else {
-        env.report(warning(e.indices[k].span, `cannot prove index ${k + 1} of \`${t.name}\` is within [0, ${showExtent(dim)}); it is clamped at run time`, `wrap it in clamp(..., 0, ${dim.kind === "const" ? dim.value - 1 : `${dim.name} - 1`}) to make the clamp explicit`));
+        env.report(warning(e.indices[k].span, `cannot prove index ${k + 1} of \`${t.name}\` is within [0, ${showExtent(dim)}); it is clamped at run time`, `wrap it in clamp(..., 0, ${last}) to make the clamp explicit`));
       }
       return true;
     });
     return { kind: "load", tensor: t.name, indices, clamped, type: t.dtype === "i32" ? "int" : "float", span: e.span };
   }
 
-  private select(c: A.Expr, a: A.Expr, b: A.Expr, scope: Scope, span: Span): Typed | undefined {
+  private select(c: A.Expr, a: A.Expr, b: A.Expr, scope: Scope, span: Span, what: string): Typed | undefined {
     const cond = this.expr(c, scope);
     const then = this.expr(a, scope);
     const otherwise = this.expr(b, scope);
     if (cond === undefined || then === undefined || otherwise === undefined) return undefined;
-    if (!this.condition(cond, "the condition of a selection")) return undefined;
+    if (!this.condition(cond, `${what} selects on a condition`)) return undefined;
     if (then.type === "bool" && otherwise.type === "bool") return { kind: "select", cond, then, otherwise, type: "bool", span };
-    if (!this.number(then, "a selection") || !this.number(otherwise, "a selection")) return undefined;
+    if (!this.number(then, `${what} selects between numbers`) || !this.number(otherwise, `${what} selects between numbers`)) return undefined;
     const [t, o, type] = unify(then, otherwise);
     return { kind: "select", cond, then: t, otherwise: o, type, span };
   }
@@ -519,9 +541,9 @@ class Typer {
         this.fail(error(e.span, `\`where\` takes 3 arguments (condition, value, otherwise), but ${e.args.length} ${e.args.length === 1 ? "was" : "were"} given`));
         return undefined;
       }
-      return this.select(e.args[0].value, e.args[1].value, e.args[2].value, scope, e.span);
+      return this.select(e.args[0].value, e.args[1].value, e.args[2].value, scope, e.span, "`where`");
     }
-    if (reductions.has(name)) {
+    if (reductions.has(name) && !(name in mathFns)) {
       this.fail(error(e.fn.span, `\`${name}\` needs the index variables it reduces over`, `write \`${name}[j](...)\``));
       return undefined;
     }
@@ -533,14 +555,14 @@ class Typer {
     }
     const [lo, hi] = fn.arity;
     if (e.args.length < lo || e.args.length > hi) {
-      const want = lo === hi ? `${lo}` : `${lo} or more`;
+      const want = lo === hi ? `${lo}` : `${lo} to ${hi}`;
       this.fail(error(e.span, `\`${name}\` takes ${want} argument${lo === 1 && hi === 1 ? "" : "s"}, but ${e.args.length} ${e.args.length === 1 ? "was" : "were"} given`));
       return undefined;
     }
     const args: Typed[] = [];
     for (const a of e.args) {
       const typed = this.expr(a.value, scope);
-      if (typed === undefined || !this.number(typed, `\`${name}\``)) return undefined;
+      if (typed === undefined || !this.number(typed, `\`${name}\` takes ${hi === 1 ? "a number" : "numbers"}`)) return undefined;
       args.push(typed);
     }
     const allInt = fn.keepsInt && args.every((a) => a.type === "int");
@@ -590,11 +612,11 @@ class Typer {
         vars.push({ name: axis.name, extent: slot.extent! });
       }
       const body = this.expr(positional[0].value, scope);
-      if (body === undefined || !this.number(body, "`softmax`")) return undefined;
+      if (body === undefined || !this.number(body, "`softmax` takes a number")) return undefined;
       let sink: Typed | undefined;
       if (labelled.length === 1) {
         sink = this.expr(labelled[0].value, scope);
-        if (sink === undefined || !this.number(sink, "`sink:`")) return undefined;
+        if (sink === undefined || !this.number(sink, "`sink:` takes a number")) return undefined;
         const dependent = axes.find((a) => freeVars(sink!).has(a.name));
         if (dependent !== undefined) {
           this.fail(error(labelled[0].value.span, `the sink must not depend on \`${dependent.name}\`, the axis of the softmax`, "a sink is one extra score per row, e.g. `sinks[h]`"));
@@ -617,7 +639,7 @@ class Typer {
       vars.push({ name: axis.name, extent: slot.extent! });
     }
     const body = this.expr(positional[0].value, inner);
-    if (body === undefined || !this.number(body, `\`${op}\``)) return undefined;
+    if (body === undefined || !this.number(body, `\`${op}\` takes a number`)) return undefined;
     const type = op === "logsumexp" || body.type === "float" ? "float" : "int";
     return { kind: "reduce", op: op as A.ReduceOp, vars, body: type === "float" ? toFloat(body) : body, type, span: e.span };
   }

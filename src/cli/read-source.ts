@@ -26,6 +26,9 @@ export function readSource(path: string): SourceRead {
       if (validPrefix(bytes.subarray(0, mid))) lo = mid;
       else hi = mid - 1;
     }
+    // bytes[0, lo) may end in the start of a sequence that the next byte (or the end of the file) breaks: the bad
+    // sequence starts there, at most 3 bytes back, where the prefix is whole UTF-8 text.
+    while (lo > 0 && !validPrefix(bytes.subarray(0, lo), false)) lo--;
     const prefix = new TextDecoder("utf-8").decode(bytes.subarray(0, lo));
     const text = new TextDecoder("utf-8").decode(bytes);
     const file = sourceFile(path, prefix);
@@ -41,9 +44,10 @@ export function readSource(path: string): SourceRead {
   }
 }
 
-function validPrefix(bytes: Uint8Array): boolean {
+/** Whether bytes are UTF-8 text, or (stream) the start of some. */
+function validPrefix(bytes: Uint8Array, stream = true): boolean {
   try {
-    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: true });
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream });
     return true;
   } catch {
     return false;

@@ -43,18 +43,24 @@ export function didYouMean(name: string, candidates: Iterable<string>): string |
       bestDistance = distance;
     }
   }
-  const limit = Math.max(1, Math.floor(name.length / 3));
+  // Replacing every character is no resemblance: `j` does not suggest `i`.
+  const limit = Math.min(Math.max(1, Math.floor(name.length / 3)), name.length - 1);
   return best !== undefined && bestDistance <= limit ? `did you mean \`${best}\`?` : undefined;
 }
 
+/** Edits (insert, delete, substitute, or swap two neighbours: `scael` is one edit from `scale`) from a to b. */
 function editDistance(a: string, b: string): number {
+  let beforePrevious: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+      let best = Math.min(previous[j] + 1, current[j - 1] + 1, substitution);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, beforePrevious[j - 2] + 1);
+      current.push(best);
     }
+    beforePrevious = previous;
     previous = current;
   }
   return previous[b.length];

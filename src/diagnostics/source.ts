@@ -52,7 +52,8 @@ function lineText(file: SourceFile, line: number): string {
 export function formatDiagnostic(file: SourceFile, d: Diagnostic): string {
   const header = `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`;
   const text = lineText(file, d.line);
-  const shown = text.length > 400 ? text.slice(0, 400) : text;
+  // Control characters from the file would drive the terminal (escape sequences); show each as one harmless character.
+  const shown = (text.length > 400 ? text.slice(0, 400) : text).replace(/[\v\f]/g, " ").replace(/[\x00-\x08\x0e-\x1f\x7f-\x9f]/g, "\ufffd");
   const lastColumn = d.endLine === d.line ? d.endColumn : text.length + 1;
   const width = Math.max(1, Math.min(lastColumn, shown.length + 1) - d.column);
   const lead = shown.slice(0, d.column - 1).replace(/[^\t]/g, " ");

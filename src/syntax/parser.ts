@@ -1,18 +1,25 @@
 // Syntax stage: the chevrotain parser. Its rules read like grammar/attn.ebnf; it builds a CST.
-import { CstParser, type IParserErrorMessageProvider, type TokenType, type IToken } from "chevrotain";
+import { CstParser, EOF, type IParserErrorMessageProvider, type TokenType, type IToken } from "chevrotain";
 import * as T from "./tokens.js";
 
 const describe = (token: IToken): string =>
   token.tokenType.name === "EOF" ? "the end of the file" : `\`${token.image}\``;
+const unexpected = (token: IToken): string =>
+  token.tokenType.name === "EOF" ? "unexpected end of the file" : `unexpected \`${token.image}\``;
 
 const label = (type: TokenType): string => (type.LABEL ?? type.name);
 
+const notADeclaration = (token: IToken): string => `${unexpected(token)}: expected \`kernel\` or \`const\``;
+
 const messages: IParserErrorMessageProvider = {
-  buildMismatchTokenMessage: ({ expected, actual }) => `expected ${label(expected)} but found ${describe(actual)}`,
-  buildNotAllInputParsedMessage: ({ firstRedundant }) =>
-    `unexpected ${describe(firstRedundant)}: expected \`kernel\` or \`const\``,
-  buildNoViableAltMessage: ({ actual, ruleName }) => `unexpected ${describe(actual[0])} in ${ruleWords[ruleName] ?? ruleName}`,
-  buildEarlyExitMessage: ({ actual, ruleName }) => `unexpected ${describe(actual[0])} in ${ruleWords[ruleName] ?? ruleName}`,
+  // Recovery at the top level expects the end of the file where a declaration could also start.
+  buildMismatchTokenMessage: ({ expected, actual, previous, ruleName }) =>
+    expected === EOF
+      ? notADeclaration(actual)
+      : `expected ${ruleName === "param" && previous.tokenType === T.Colon ? "a dtype (f16, bf16, f32 or i32)" : label(expected)} but found ${describe(actual)}`,
+  buildNotAllInputParsedMessage: ({ firstRedundant }) => notADeclaration(firstRedundant),
+  buildNoViableAltMessage: ({ actual, ruleName }) => `${unexpected(actual[0])} in ${ruleWords[ruleName] ?? ruleName}`,
+  buildEarlyExitMessage: ({ actual, ruleName }) => `${unexpected(actual[0])} in ${ruleWords[ruleName] ?? ruleName}`,
 };
 
 const ruleWords: Record<string, string> = {

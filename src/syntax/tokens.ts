@@ -3,7 +3,7 @@ import { createToken, Lexer } from "chevrotain";
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: "Comment", pattern: /#[^\n\r]*/, group: Lexer.SKIPPED });
-export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/, label: "a name" });
 export const Kernel = createToken({ name: "Kernel", pattern: /kernel/, longer_alt: Identifier, label: "`kernel`" });
 export const Const = createToken({ name: "Const", pattern: /const/, longer_alt: Identifier, label: "`const`" });
 export const NumberLiteral = createToken({
