@@ -72,7 +72,7 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       if (wgsl !== undefined) {
         const withLayout: Manifest = { ...manifest, webgpu: wgsl.layout };
         compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.code, wgslPlan };
-        const ts = emitTsWrapper(withLayout, wgsl.code);
+        const ts = emitTsWrapper(withLayout, wgsl.code, { fileName: options.fileName });
         if (ts !== undefined) compiled = { ...compiled, ts };
       }
     }

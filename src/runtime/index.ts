@@ -55,17 +55,17 @@ const nanBf16Halves = 0x7fc07fc0;
 export async function createRunner(kernel: RunnableKernel, options: RunnerOptions = {}): Promise<Runner> {
   const { manifest } = kernel;
   const device = options.device ?? (await requestDevice()).device;
-  const guard = options.guardWords ? Math.ceil(options.guardWords / 64) * 64 : 0;
+  const wantGuard = options.guardWords ? Math.ceil(options.guardWords / 64) * 64 : 0;
   let wgsl = kernel.wgsl;
   let layout = manifest.webgpu;
   const limit = device.limits.maxComputeWorkgroupStorageSize;
-  if (kernel.plan !== undefined && (guard > 0 || layout === undefined || layout.workgroupStorageLimit !== limit)) {
-    const built = buildWgsl(kernel.plan, { maxWorkgroupStorageBytes: limit }, { guardWords: guard });
+  if (kernel.plan !== undefined && (wantGuard > 0 || layout === undefined || layout.workgroupStorageLimit !== limit)) {
+    const built = buildWgsl(kernel.plan, { maxWorkgroupStorageBytes: limit }, { guardWords: wantGuard });
     if (built.program !== undefined) ({ code: wgsl, layout } = built.program);
-  } else if (guard > 0) {
-    throw new Error(`${manifest.name}: guard regions need the kernel's plan (a kernel from compile())`);
   }
   if (wgsl === undefined || layout === undefined) throw new Error(`${manifest.name}: no WGSL: compile it with target "wgsl" or "all"`);
+  const guard = layout.guardWords;
+  if (wantGuard > 0 && guard === 0) throw new Error(`${manifest.name}: guard regions need the kernel's plan (a kernel from compile()) or WGSL emitted with them`);
   const kernelLayout = layout;
 
   device.pushErrorScope("validation");

@@ -122,7 +122,7 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
   }
   return {
     code: w.toString(),
-    layout: { schedule: plan.schedule, paramsBinding: 0, paramWords, buffers, stages: withBindings, workgroupStorageBytes, workgroupStorageLimit: limits.maxWorkgroupStorageBytes },
+    layout: { schedule: plan.schedule, paramsBinding: 0, paramWords, buffers, stages: withBindings, workgroupStorageBytes, workgroupStorageLimit: limits.maxWorkgroupStorageBytes, guardWords: placement.guard },
   };
 }
 

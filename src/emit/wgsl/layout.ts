@@ -41,6 +41,8 @@ export type WebGpuLayout = {
   /** The most workgroup memory a stage uses, and the device limit the tiles were chosen for. */
   readonly workgroupStorageBytes: number;
   readonly workgroupStorageLimit: number;
+  /** Test builds: every tensor starts this many words into its buffer, between guard regions (0 otherwise). */
+  readonly guardWords: number;
 };
 
 export const storageOf = (dtype: DType, written: boolean): Storage =>

@@ -50,7 +50,7 @@ export type Placement = { readonly guard: number };
 
 /** The storage array's word at a u32 index. */
 export const word = (b: BufferBinding, index: string, at: Placement): string =>
-  `t_${tensorIdentifier(b.name)}[${at.guard > 0 ? `${at.guard}u + ` : ""}${index}]`;
+  at.guard > 0 ? `t_${tensorIdentifier(b.name)}[${at.guard}u + (${index})]` : `t_${tensorIdentifier(b.name)}[${index}]`;
 
 /** The element at a u32 offset (a name or a parenthesised expression), as f32 (or i32): packed halves are unpacked. */
 export function elementAt(b: BufferBinding, offset: string, at: Placement): string {
