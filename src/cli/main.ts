@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// CLI: the commander front end (`attnc compile | check | explain`).
+// CLI: the commander front end (`attnc compile | check | explain | run`).
 import { Command, CommanderError, Option } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,6 +9,7 @@ import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { readSource } from "./read-source.js";
 import { outputFiles } from "./output-files.js";
 import { explainPlan } from "../plan/explain.js";
+import { parseAssignments, runKernel } from "./run.js";
 
 const usageExit = (message: string): never => {
   process.stderr.write(`attnc: ${message}\n`);
@@ -101,6 +102,30 @@ program
     const text = readSource(file);
     const source = sourceFile(file, text.ok ? text.text : "");
     for (const k of result.kernels) process.stdout.write(explainPlan(k.plan, source));
+  });
+
+program
+  .command("run")
+  .description("compile for WebGPU, run on the adapter at hand with random inputs, and print the largest error against the float64 reference")
+  .argument("<file>", "an .attn file")
+  .option("--sizes <list>", "run-time sizes, e.g. B=1,H=4,N=77,M=93 (defaults: B=1 H=4 HKV=2 N=77 M=93, others 33)", "")
+  .option("--scalars <list>", "scalar parameters, e.g. G=2,W=16 (defaults: G=2 W=16 cap=20 bias=-1, others random)", "")
+  .option("--define <NAME=INT>", "add or override a const (repeatable)", collect, [])
+  .option("--kernel <name>", "run only this kernel")
+  .addOption(new Option("--schedule <schedule>", "fused needs the attention chain").choices(["auto", "fused", "naive"]).default("auto"))
+  .option("--seed <int>", "random inputs from this seed", "1")
+  .action(async (file: string, options: { sizes: string; scalars: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; seed: string }) => {
+    const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with INT >= 0, got \`${options.sizes}\``);
+    const scalars = parseAssignments(options.scalars, false) ?? usageExit(`--scalars takes NAME=NUMBER,..., got \`${options.scalars}\``);
+    const seed = /^\d+$/.test(options.seed) ? Number(options.seed) : usageExit(`--seed takes a non-negative integer, got \`${options.seed}\``);
+    const result = load(file, { ...options, target: "wgsl" });
+    let ok = true;
+    for (const k of result.kernels) {
+      const report = await runKernel(k, { sizes, scalars, seed });
+      process.stdout.write(report.text);
+      ok &&= report.ok;
+    }
+    process.exit(ok ? 0 : 1);
   });
 
 try {

@@ -1,0 +1,55 @@
+// CLI: `attnc run` — one compiled kernel on the WebGPU adapter at hand, with random inputs, against the float64 interpreter.
+import type { CompiledKernel } from "../compile.js";
+import { interpret } from "../interp/interpret.js";
+import { compare, randomArgs, rng, storageTolerance as runTolerance } from "../interp/inputs.js";
+import { createRunner, releaseDevice, requestDevice } from "../runtime/index.js";
+
+/** Sizes and scalars where the user gives none: ragged token counts, 4 query heads over 2 key/value heads. */
+const defaultSizes: Readonly<Record<string, number>> = { B: 1, H: 4, HKV: 2, N: 77, M: 93 };
+const defaultScalars: Readonly<Record<string, number>> = { G: 2, W: 16, cap: 20, bias: -1 };
+const otherSize = 33;
+
+export type RunReport = { readonly text: string; readonly ok: boolean };
+
+export async function runKernel(k: CompiledKernel, options: { sizes: Record<string, number>; scalars: Record<string, number>; seed: number }): Promise<RunReport> {
+  const sizes = Object.fromEntries(k.checked.sizes.map((s) => [s, options.sizes[s] ?? defaultSizes[s] ?? otherSize]));
+  const args = randomArgs(k.checked, sizes, rng(options.seed), { scalars: { ...defaultScalars, ...options.scalars } });
+  const lines: string[] = [];
+  let ok = true;
+  try {
+    const info = await requestDevice();
+    const run = await createRunner(k, { device: info.device });
+    const want = interpret(k.checked, args, sizes);
+    const started = performance.now();
+    const got = await run(args, sizes);
+    const ms = performance.now() - started;
+    const scalars = k.checked.scalars.map((s) => `${s.name}=${+(args[s.name] as number).toPrecision(4)}`);
+    lines.push(`${k.name}: ${run.layout.schedule} on ${info.description}`);
+    lines.push(`  sizes ${Object.entries(sizes).map(([s, v]) => `${s}=${v}`).join(", ")}${scalars.length > 0 ? `; scalars ${scalars.join(", ")}` : ""}; ${ms.toFixed(1)} ms`);
+    for (const t of k.manifest.tensors.filter((x) => x.role === "output")) {
+      const cmp = compare(got[t.name], want[t.name]);
+      const pass = cmp.nan === 0 && cmp.zeroMismatches === 0 && cmp.maxRel <= runTolerance[t.dtype];
+      ok &&= pass;
+      const extra = [cmp.nan > 0 ? `${cmp.nan} NaN` : "", cmp.zeroMismatches > 0 ? `${cmp.zeroMismatches} zeros or infinities differ` : ""].filter((s) => s);
+      lines.push(`  ${t.name} (${t.dtype}): max error ${cmp.maxRel.toExponential(2)} of max |reference| (tolerance ${runTolerance[t.dtype].toExponential(0)})${extra.length > 0 ? `, ${extra.join(", ")}` : ""}: ${pass ? "ok" : "FAILED"}`);
+    }
+  } catch (e) {
+    ok = false;
+    lines.push(`${k.name}: ${(e as Error).message}`);
+  } finally {
+    await releaseDevice();
+  }
+  return { text: lines.map((l) => `${l}\n`).join(""), ok };
+}
+
+/** `B=1,H=2,N=77` → { B: 1, H: 2, N: 77 }; undefined when malformed. */
+export function parseAssignments(text: string, integer: boolean): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const part of text.split(",").filter((p) => p.trim() !== "")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9.eE+-]+)\s*$/.exec(part);
+    const value = match === null ? NaN : Number(match[2]);
+    if (match === null || !Number.isFinite(value) || (integer && (!Number.isSafeInteger(value) || value < 0))) return undefined;
+    out[match[1]] = value;
+  }
+  return out;
+}

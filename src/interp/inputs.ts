@@ -1,0 +1,62 @@
+// Interpreter support: deterministic random inputs for a checked kernel, and comparing results with the reference.
+import type { CheckedKernel, Extent } from "../check/typed.js";
+import type { DType } from "../syntax/ast.js";
+
+/** A deterministic generator (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random, never all-zero inputs: floats in about [-2, 2] (scaled), integers sorted per row (document ids) or lengths. */
+export function randomArgs(k: CheckedKernel, sizes: Record<string, number>, random: () => number, options: { scale?: number; scalars?: Record<string, number> } = {}) {
+  const ext = (e: Extent) => (e.kind === "const" ? e.value : sizes[e.name]);
+  const args: Record<string, Float64Array | number> = {};
+  for (const t of k.inputs) {
+    const dims = t.dims.map(ext);
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (t.dtype !== "i32") {
+      args[t.name] = Float64Array.from({ length: count }, () => (random() * 4 - 2) * (options.scale ?? 1));
+    } else if (dims.length >= 2) {
+      const last = dims[dims.length - 1];
+      const a = new Float64Array(count);
+      for (let r = 0; r < count / last; r++) {
+        let id = 0;
+        for (let x = 0; x < last; x++) {
+          if (random() < 0.1) id++;
+          a[r * last + x] = id;
+        }
+      }
+      args[t.name] = a;
+    } else {
+      const limit = Math.max(...Object.values(sizes), 1);
+      args[t.name] = Float64Array.from({ length: count }, (_, x) => (x === 0 ? 0 : Math.floor(random() * (limit + 1))));
+    }
+  }
+  for (const s of k.scalars) args[s.name] = options.scalars?.[s.name] ?? (s.dtype === "i32" ? 1 + Math.floor(random() * 20) : 0.25 + random());
+  return args;
+}
+
+/** Largest |a - b| relative to the largest |b| (and exactness where b is exactly 0 or infinite). */
+export function compare(got: ArrayLike<number>, want: ArrayLike<number>): { maxRel: number; zeroMismatches: number; nan: number } {
+  let scale = 1e-30;
+  for (let x = 0; x < want.length; x++) if (Number.isFinite(want[x])) scale = Math.max(scale, Math.abs(want[x]));
+  let maxRel = 0;
+  let zeroMismatches = 0;
+  let nan = 0;
+  for (let x = 0; x < want.length; x++) {
+    if (Number.isNaN(got[x])) nan++;
+    else if (!Number.isFinite(want[x]) || want[x] === 0) zeroMismatches += got[x] === want[x] ? 0 : 1;
+    else maxRel = Math.max(maxRel, Math.abs(got[x] - want[x]) / scale);
+  }
+  return { maxRel, zeroMismatches, nan };
+}
+
+/** The largest error, relative to the largest |reference| of an output, that a kernel storing that type may make. */
+export const storageTolerance: Readonly<Record<DType, number>> = { f32: 1e-4, f16: 4e-3, bf16: 2e-2, i32: 0 };
