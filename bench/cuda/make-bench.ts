@@ -19,8 +19,11 @@ const shapes: MmaShape[] = [
   { warps: 4, mTiles: 2, blockK: 128, qInRegisters: false },
   { warps: 4, mTiles: 1, blockK: 128, qInRegisters: true },
   { warps: 8, mTiles: 1, blockK: 128, qInRegisters: true },
+  { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true, minBlocks: 1 },
+  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false, minBlocks: 1 },
+  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false, minBlocks: 2 },
 ];
-const shapeTag = (s: MmaShape) => `w${s.warps}m${s.mTiles}b${s.blockK}q${s.qInRegisters ? 1 : 0}`;
+const shapeTag = (s: MmaShape) => `w${s.warps}m${s.mTiles}b${s.blockK}q${s.qInRegisters ? 1 : 0}${s.minBlocks !== undefined ? `n${s.minBlocks}` : ""}`;
 
 const out = process.argv[2] ?? "tmp/cuda-bench";
 mkdirSync(out, { recursive: true });

@@ -2,14 +2,22 @@
 // FlashAttention-2 style: a block owns a query tile, warps own 16 query rows each, and key/value tiles stream
 // through shared memory while the online softmax keeps running statistics in registers.
 import type { FusedStage } from "../../plan/plan.js";
+import type { AttentionChain } from "../../fuse/chain.js";
+import type { Expr } from "../../check/typed.js";
+import { some } from "../../graph/walk.js";
 import type { Dialect } from "../expr.js";
 import { identifier } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { declareRows, extentCode, rowCountCode, type TensorSlot } from "./common.js";
 import { printOutputStore, printPrologue, printRowScale, printScoreElement } from "./fused-common.js";
 
-/** warps a block, 16-row m-tiles a warp, keys a tile, and whether Q fragments stay in registers. */
-export type MmaShape = { readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean };
+/**
+ * warps a block, 16-row m-tiles a warp, keys a tile, whether Q fragments stay in registers, and the blocks an SM
+ * must fit (`__launch_bounds__`'s second argument; ptxas's own choice where absent).
+ */
+export type MmaShape = {
+  readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean; readonly minBlocks?: number;
+};
 
 export type FusedKernel = { readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number };
 
@@ -29,9 +37,19 @@ export function mmaShape(stage: FusedStage): MmaShape {
   const dv = (stage.chain.valueVar.extent as { value: number }).value;
   // Measured on the H100 (bench/results/cuda-notes.md, step 1): the best of six shapes at N = 4096 among those
   // that leave registers to spare for score functions and masks (the faster m2 shapes at D = 128 spill).
-  if (d <= 64 && dv <= 64) return { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true };
+  // Q fragments stay in registers only for plain chains: head maps, tensors read by the score function, sinks and
+  // extra outputs take the registers, and ptxas would spill rather than give up two blocks an SM (step 4).
+  if (d <= 64 && dv <= 64) return { warps: 8, mTiles: 1, blockK: 64, qInRegisters: plainChain(stage.chain) };
   if (d <= 128 && dv <= 128) return { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false };
   return { warps: 4, mTiles: 1, blockK: 32, qInRegisters: false };
+}
+
+/** No head map (k and v indexed by plain variables), no tensor read by the score function, no sink, no extra output. */
+function plainChain(c: AttentionChain): boolean {
+  const readsTensor = (e: Expr | undefined) => e !== undefined && some(e, (x) => x.kind === "load");
+  const mapped = [...c.k.indices, ...c.v.indices].some((x) => x.kind !== "var");
+  const sink = c.normalizer.kind === "softmax" && c.normalizer.sink !== undefined;
+  return !mapped && !readsTensor(c.scoreMod) && !readsTensor(c.mask) && !sink && c.extras.length === 0;
 }
 
 export function printFusedMma(
@@ -56,7 +74,7 @@ export function printFusedMma(
     w.block(head, body);
   };
 
-  w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec) {`);
+  w.line(`__global__ void __launch_bounds__(${threads}${shape.minBlocks !== undefined ? `, ${shape.minBlocks}` : ""}) ${name}(const Params p, const int vec) {`);
   w.indented(() => {
     w.line(`typedef ${ctype} T;`);
     w.line(`constexpr int D = ${D}, DV = ${DV}, MT = ${MT}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
