@@ -97,11 +97,19 @@ program
   .argument("<file>", "an .attn file")
   .option("--define <NAME=INT>", "add or override a const (repeatable)", collect, [])
   .option("--kernel <name>", "explain only this kernel")
-  .action((file: string, options: { define: string[]; kernel?: string }) => {
+  .option("--sizes <list>", "sizes for the tile counts, e.g. N=8192,M=8192 (default 4096 each)", "")
+  .option("--scalars <list>", "scalars the mask reads, for the tile counts, e.g. W=1024", "")
+  .option("--tile <QxK>", "tile for the counts", "64x64")
+  .action((file: string, options: { define: string[]; kernel?: string; sizes: string; scalars: string; tile: string }) => {
+    const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with INT >= 0, got \`${options.sizes}\``);
+    const scalars = parseAssignments(options.scalars, false) ?? usageExit(`--scalars takes NAME=NUMBER,..., got \`${options.scalars}\``);
+    const tile = /^(\d+)x(\d+)$/.exec(options.tile);
+    if (tile === null || Number(tile[1]) < 1 || Number(tile[2]) < 1) return usageExit(`--tile takes QxK with positive integers, got \`${options.tile}\``);
     const result = load(file, options);
     const text = readSource(file);
     const source = sourceFile(file, text.ok ? text.text : "");
-    for (const k of result.kernels) process.stdout.write(explainPlan(k.plan, source));
+    const at = { blockQ: Number(tile[1]), blockK: Number(tile[2]), sizes, scalars };
+    for (const k of result.kernels) process.stdout.write(explainPlan(k.plan, source, at));
   });
 
 program

@@ -9,7 +9,17 @@ import type { FusedStage, KernelPlan } from "./plan.js";
 
 const source = (file: SourceFile, e: { span: { start: number; end: number } }) => file.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
 
-export function explainPlan(plan: KernelPlan, file: SourceFile, shape = { blockQ: 64, blockK: 64, n: 4096 }): string {
+/** Where tile statistics are counted: the tile, run-time sizes (4096 for any not given) and scalar values. */
+export type ExplainAt = {
+  readonly blockQ: number;
+  readonly blockK: number;
+  readonly sizes: Readonly<Record<string, number>>;
+  readonly scalars: Readonly<Record<string, number>>;
+};
+
+const defaultAt: ExplainAt = { blockQ: 64, blockK: 64, sizes: {}, scalars: {} };
+
+export function explainPlan(plan: KernelPlan, file: SourceFile, shape: ExplainAt = defaultAt): string {
   const k = plan.kernel;
   const lines: string[] = [`kernel ${k.name}: ${plan.schedule} schedule`];
   for (const stage of plan.stages) {
@@ -31,7 +41,7 @@ export function explainPlan(plan: KernelPlan, file: SourceFile, shape = { blockQ
   return `${lines.join("\n")}\n`;
 }
 
-function explainChain(stage: FusedStage, file: SourceFile, shape: { blockQ: number; blockK: number; n: number }): string[] {
+function explainChain(stage: FusedStage, file: SourceFile, shape: ExplainAt): string[] {
   const c = stage.chain;
   const ext = (v: { name: string; extent: Extent }) => `${v.name} (${showExtent(v.extent)})`;
   const lines = [
@@ -59,29 +69,35 @@ function explainChain(stage: FusedStage, file: SourceFile, shape: { blockQ: numb
   return lines;
 }
 
-/** Counts tile classes at a sample size, where the classification depends on positions only. */
-function tileStatistics(stage: FusedStage, shape: { blockQ: number; blockK: number; n: number }): string {
+/** Counts tile classes at sample sizes, where the classification depends on positions, sizes and scalars only. */
+function tileStatistics(stage: FusedStage, at: ExplainAt): string {
   const exprs: Expr[] = [stage.tiles.full, stage.tiles.empty, ...[stage.keyRange.lo, stage.keyRange.hi].filter((x): x is Expr => x !== undefined)];
-  const dataDependent = exprs.some((e) => some(e, (x) => x.kind === "load" || x.kind === "scalar" || (x.kind === "var")));
-  const { blockQ, blockK, n } = shape;
-  if (dataDependent) return `tiles:       classified at run time (the mask reads tensors or scalars)`;
-  const sizes = new Proxy({}, { get: () => n }) as Record<string, number>;
+  const missing = new Set<string>();
+  const reads = exprs.some((e) => some(e, (x) => x.kind === "load" || x.kind === "var"));
+  for (const e of exprs) some(e, (x) => x.kind === "scalar" && at.scalars[x.name] === undefined && missing.add(x.name) !== undefined);
+  if (reads) return `tiles:       classified at run time from tables (the mask reads tensors)`;
+  if (missing.size > 0) return `tiles:       classified at run time (give ${[...missing].map((x) => `--scalars ${x}=...`).join(" ")} for counts)`;
+  const { blockQ, blockK } = at;
+  const sizeOf = (e: Extent) => (e.kind === "const" ? e.value : at.sizes[e.name] ?? 4096);
+  const sizes = new Proxy({}, { get: (_, name: string) => at.sizes[name] ?? 4096 }) as Record<string, number>;
   const slotOf = slotAllocator([]);
-  const cx = { slotOf, sizes, scalars: new Map(), buffers: new Map(), infos: new Map() };
+  const cx = { slotOf, sizes, scalars: new Map(Object.entries(at.scalars)), buffers: new Map(), infos: new Map() };
   const [full, empty] = [compileExpr(stage.tiles.full, cx), compileExpr(stage.tiles.empty, cx)];
+  const [n, m] = [sizeOf(stage.chain.queryVar.extent), sizeOf(stage.chain.keyVar.extent)];
   const env = new Float64Array(16);
   let counts = { full: 0, partial: 0, empty: 0 };
   for (let i0 = 0; i0 < n; i0 += blockQ) {
     env[slotOf("$i0")] = i0;
     env[slotOf("$i1")] = Math.min(i0 + blockQ, n) - 1;
-    for (let j0 = 0; j0 < n; j0 += blockK) {
+    for (let j0 = 0; j0 < m; j0 += blockK) {
       env[slotOf("$j0")] = j0;
-      env[slotOf("$j1")] = Math.min(j0 + blockK, n) - 1;
+      env[slotOf("$j1")] = Math.min(j0 + blockK, m) - 1;
       const kind = empty(env) ? "empty" : full(env) ? "full" : "partial";
       counts = { ...counts, [kind]: counts[kind] + 1 };
     }
   }
   const total = counts.full + counts.partial + counts.empty;
-  return `tiles:       at N = M = ${n} with ${blockQ} x ${blockK} tiles: ${counts.full} full, ${counts.partial} partial, ${counts.empty} empty of ${total} (${((100 * counts.empty) / total).toFixed(1)}% skipped)`;
+  const given = Object.entries(at.scalars).filter(([x]) => exprs.some((e) => some(e, (y) => y.kind === "scalar" && y.name === x)));
+  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...given.map(([x, v]) => `${x} = ${v}`)];
+  return `tiles:       at ${[...new Set(where)].join(", ")} with ${blockQ} x ${blockK} tiles: ${counts.full} full, ${counts.partial} partial, ${counts.empty} empty of ${total} (${((100 * counts.empty) / Math.max(1, total)).toFixed(1)}% skipped)`;
 }
-
