@@ -7,21 +7,15 @@ import { planKernel } from "../../src/plan/plan.js";
 import { emitCuda } from "../../src/emit/cuda/index.js";
 import type { MmaShape } from "../../src/emit/cuda/fused-mma.js";
 
-// Tile shapes tried beside the default for full and causal attention (tagged wWmMbBqQ).
+// Tile shapes tried beside the default for full and causal attention (tagged wWmMbBqQ[nN]); earlier runs tried more
+// (bench/results/cuda-notes.md).
 const shapes: MmaShape[] = [
-  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: true },
-  { warps: 4, mTiles: 2, blockK: 32, qInRegisters: true },
-  { warps: 4, mTiles: 2, blockK: 64, qInRegisters: false },
-  { warps: 4, mTiles: 2, blockK: 32, qInRegisters: false },
   { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true },
-  { warps: 8, mTiles: 1, blockK: 32, qInRegisters: true },
+  { warps: 8, mTiles: 1, blockK: 64, qInRegisters: false },
+  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false },
+  { warps: 4, mTiles: 2, blockK: 32, qInRegisters: false },
+  { warps: 4, mTiles: 2, blockK: 64, qInRegisters: false },
   { warps: 4, mTiles: 2, blockK: 64, qInRegisters: true },
-  { warps: 4, mTiles: 2, blockK: 128, qInRegisters: false },
-  { warps: 4, mTiles: 1, blockK: 128, qInRegisters: true },
-  { warps: 8, mTiles: 1, blockK: 128, qInRegisters: true },
-  { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true, minBlocks: 1 },
-  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false, minBlocks: 1 },
-  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false, minBlocks: 2 },
 ];
 const shapeTag = (s: MmaShape) => `w${s.warps}m${s.mTiles}b${s.blockK}q${s.qInRegisters ? 1 : 0}${s.minBlocks !== undefined ? `n${s.minBlocks}` : ""}`;
 

@@ -29,16 +29,18 @@ describe("emitted CUDA", () => {
   it(`compiles with nvcc for sm_80 and sm_90a without spills (${programs.length} programs)`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-cuda-"));
     const jobs: { file: string; flag: string; label: string }[] = [];
-    for (const program of programs) {
+    // Examples at their own head dim and at D = 128 (another tile shape); benchmark programs at D = 128.
+    const builds = programs.flatMap((program) => (program.includes("bench/") ? [{ program, D: 128 }] : [{ program }, { program, D: 128 }]));
+    for (const { program, D } of builds) {
       for (const { arch, flag } of archs) {
-        const result = compile(readFileSync(program, "utf8"), { fileName: program, target: "cuda", arch, defines: program.includes("bench/") ? { D: 128 } : {} });
+        const result = compile(readFileSync(program, "utf8"), { fileName: program, target: "cuda", arch, defines: D !== undefined ? { D } : {} });
         expect(result.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
         for (const k of result.kernels) {
           expect(k.cuda, `${program}: ${k.name}`).toBeDefined();
-          const file = join(dir, `${k.name}_${arch}.cu`);
+          const file = join(dir, `${k.name}_${arch}${D !== undefined ? `_D${D}` : ""}.cu`);
           writeFileSync(file, k.cuda!);
           writeFileSync(join(dir, `${k.name}.h`), k.header!);
-          jobs.push({ file, flag, label: `${program} ${k.name} ${arch}` });
+          jobs.push({ file, flag, label: `${program}${D !== undefined ? ` (D=${D})` : ""} ${k.name} ${arch}` });
         }
       }
     }
