@@ -4,24 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, runCliAsync, type CliRun } from "../support/cli.js";
-import { rng } from "../support/programs.js";
+import { alibiCausalSource, rng } from "../support/programs.js";
 import { expectedPath, goldenDir } from "../golden/check-output.js";
 
-const causalAlibi = `# Causal attention with ALiBi biases.
-const D = 64
-
-kernel alibi_causal(
-  q: f16[B, H, N, D],
-  k: f16[B, H, M, D],
-  v: f16[B, H, M, D],
-  slopes: f32[H],
-) -> (o: f16[B, H, N, D]) {
-  s[b, h, i, j] = sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(D)
-  a[b, h, i, j] = where(j <= i, s[b, h, i, j] + slopes[h] * (j - i), -inf)
-  p[b, h, i, j] = softmax[j](a[b, h, i, j])
-  o[b, h, i, e] = sum[j](p[b, h, i, j] * v[b, h, j, e])
-}
-`;
+const causalAlibi = alibiCausalSource(64);
 
 const fiveMiB = 5 * 1024 * 1024;
 /** What a user may wait for on a 5 MB file, even on a busy two-core machine. */

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { frontEnd } from "../../src/frontend.js";
 import { formatDiagnostic } from "../../src/diagnostics/source.js";
+import { alibiCausalSource } from "../support/programs.js";
 
 /** Fixed for reproducible runs; FUZZ_SEED=n picks another. */
 const seed = Number(process.env.FUZZ_SEED ?? 20240611);
@@ -16,21 +17,7 @@ const runs = (n: number) => Math.round(n * scale);
 console.log(`fuzz seed ${seed} (set FUZZ_SEED to change it), scale ${scale}`);
 
 const basePrograms: Record<string, string> = {
-  alibiCausal: `# Causal attention with ALiBi biases.
-const D = 128
-
-kernel alibi_causal(
-  q: f16[B, H, N, D],
-  k: f16[B, H, M, D],
-  v: f16[B, H, M, D],
-  slopes: f32[H],
-) -> (o: f16[B, H, N, D]) {
-  s[b, h, i, j] = sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(D)
-  a[b, h, i, j] = where(j <= i, s[b, h, i, j] + slopes[h] * (j - i), -inf)
-  p[b, h, i, j] = softmax[j](a[b, h, i, j])
-  o[b, h, i, e] = sum[j](p[b, h, i, j] * v[b, h, j, e])
-}
-`,
+  alibiCausal: alibiCausalSource(128),
   sinksAndLse: `const D = 64
 kernel sinks_lse(q: bf16[B, H, N, D], k: bf16[B, H, N, D], v: bf16[B, H, N, D], sinks: f32[H])
     -> (o: bf16[B, H, N, D], lse: f32[B, H, N]) {

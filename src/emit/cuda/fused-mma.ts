@@ -35,11 +35,10 @@ export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => stri
 export function mmaShape(stage: FusedStage): MmaShape {
   const d = (stage.chain.headVar.extent as { value: number }).value;
   const dv = (stage.chain.valueVar.extent as { value: number }).value;
-  // Measured on the H100 (bench/results/cuda-notes.md, step 1): the best of six shapes at N = 4096 among those
-  // that leave registers to spare for score functions and masks (the faster m2 shapes at D = 128 spill).
-  // Q fragments stay in registers only for plain chains: head maps, tensors read by the score function, sinks and
-  // extra outputs take the registers, and ptxas would spill rather than give up two blocks an SM (step 4).
-  if (d <= 64 && dv <= 64) return { warps: 8, mTiles: 1, blockK: 64, qInRegisters: plainChain(stage.chain) };
+  // Measured on the H100 (bench/results/cuda-notes.md, steps 1, 4 and 5): at D <= 64, 4 warps of 16 rows with Q
+  // from shared memory match 8 warps with Q in registers on full attention and beat them by 5-11% on causal,
+  // with registers to spare for score functions (8 warps at 128 registers spilled for GQA).
+  if (d <= 64 && dv <= 64) return { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false };
   // Two m-tiles a warp (32 query rows) are 10-20% faster at D = 128 (step 5) but fill all 255 registers: only for
   // chains whose score is the scaled product and whose mask reads nothing but indices and sizes.
   if (d <= 128 && dv <= 128) {
