@@ -57,7 +57,7 @@ export type Expr =
       readonly span: Span;
     };
 
-export type RefName = "score" | "acc" | "stat" | "x" | "i0" | "i1" | "j0" | "j1";
+export type RefName = "score" | "acc" | "stat" | "x" | "i0" | "i1" | "j0" | "j1" | `h${number}`;
 
 export type Statement = {
   readonly target: string;

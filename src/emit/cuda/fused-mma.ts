@@ -5,8 +5,9 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { AttentionChain } from "../../fuse/chain.js";
 import type { Expr } from "../../check/typed.js";
 import { some } from "../../graph/walk.js";
+import { hoist, type Hoisted } from "./hoist.js";
 import type { Dialect } from "../expr.js";
-import { identifier } from "../expr.js";
+import { identifier, printExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { declareRows, extentCode, rowCountCode, type TensorSlot } from "./common.js";
 import { printOutputStore, printPrologue, printRowScale, printScoreElement } from "./fused-common.js";
@@ -78,6 +79,17 @@ export function printFusedMma(
   const jName = identifier(c.keyVar.name);
   const eName = identifier(c.valueVar.name);
   const softmax = c.normalizer.kind === "softmax";
+  // Tensor reads that do not depend on the key (ALiBi's slopes[h], a document id doc[b, i]) are loaded once per
+  // row before the key loop, those that do not depend on the query (doc[b, j]) once per column of a key tile,
+  // instead of once per score.
+  const hoisted: Hoisted[] = [];
+  const hoistBoth = (e: Expr) => hoist(hoist(e, "row", c.keyVar.name, hoisted), "column", c.queryVar.name, hoisted);
+  const scoreMod = hoistBoth(c.scoreMod);
+  const mask = c.mask === undefined ? undefined : hoistBoth(c.mask);
+  const rowHoisted = hoisted.filter((h) => h.over === "row");
+  const columnHoisted = hoisted.filter((h) => h.over === "column");
+  const elementStage: FusedStage = { ...stage, chain: { ...c, scoreMod, mask } };
+  const ctypeOfValue = (e: Expr) => (e.type === "bool" ? "bool" : e.type === "int" ? "int" : "float");
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => {
     w.line("#pragma unroll");
@@ -124,6 +136,16 @@ export function printFusedMma(
         w.line("#pragma unroll");
         w.line("for (int nt = 0; nt < DV / 8; ++nt) o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.0f;");
       });
+      for (const h of rowHoisted) w.line(`${ctypeOfValue(h.value)} hoisted_${h.name}[MT][2];`);
+      if (rowHoisted.length > 0) {
+        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
+          unrolled("for (int r = 0; r < 2; ++r)", () => {
+            w.line(`const int ${iName} = min(i0 + warp_row + mt * 16 + (lane >> 2) + r * 8, N - 1);`);
+            w.line(`(void)${iName};`);
+            for (const h of rowHoisted) w.line(`hoisted_${h.name}[mt][r] = ${printExpr(h.value, d, w)};`);
+          });
+        });
+      }
       w.line("float m_run[MT][2], l_run[MT][2];");
       w.line("#pragma unroll");
       w.line("for (int mt = 0; mt < MT; ++mt) { m_run[mt][0] = m_run[mt][1] = NEG_INF; l_run[mt][0] = l_run[mt][1] = 0.0f; }");
@@ -155,6 +177,16 @@ export function printFusedMma(
         });
         // Score modification and mask, element by element; full interior tiles run no mask code.
         w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
+        for (const h of columnHoisted) w.line(`${ctypeOfValue(h.value)} hoisted_${h.name}[BC / 8][2];`);
+        if (columnHoisted.length > 0) {
+          unrolled("for (int nt = 0; nt < BC / 8; ++nt)", () => {
+            unrolled("for (int c1 = 0; c1 < 2; ++c1)", () => {
+              w.line(`const int ${jName} = min(j0 + nt * 8 + ((lane & 3) << 1) + c1, M - 1);`);
+              w.line(`(void)${jName};`);
+              for (const h of columnHoisted) w.line(`hoisted_${h.name}[nt][c1] = ${printExpr(h.value, d, w)};`);
+            });
+          });
+        }
         unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
           unrolled("for (int nt = 0; nt < BC / 8; ++nt)", () => {
             unrolled("for (int cc = 0; cc < 4; ++cc)", () => {
@@ -163,7 +195,8 @@ export function printFusedMma(
               w.line(`const int ${iName} = min(i_raw, N - 1);`);
               w.line(`const int ${jName} = min(j_raw, M - 1);`);
               w.line(`(void)${iName}; (void)${jName};`);
-              printScoreElement(stage, d, w, "s[mt][nt][cc]");
+              for (const h of hoisted) w.line(`const ${ctypeOfValue(h.value)} ${d.ref(h.name)} = hoisted_${h.name}${h.over === "row" ? "[mt][cc >> 1]" : "[nt][cc & 1]"};`);
+              printScoreElement(elementStage, d, w, "s[mt][nt][cc]");
             });
           });
         });
