@@ -38,7 +38,13 @@ console.log(`checks: ${checks.length - failed} of ${checks.length} passed (every
 async function time(run: Runner, inputs: Record<string, Float32Array>, sizes: Record<string, number>): Promise<number> {
   const bound = run.bind(inputs, sizes);
   try {
+    // Warm-up: at least 200 ms of this kernel, so that clocks are up and caches warm (an idle GPU starts slow).
     let once = await bound.dispatch(1);
+    for (let spent = once; spent < (quick ? 0 : 200); ) {
+      const t = await bound.dispatch(Math.max(1, Math.min(50, Math.round(50 / once))));
+      spent += t;
+      once = Math.min(once, await bound.dispatch(1));
+    }
     once = Math.min(once, await bound.dispatch(1));
     const batch = Math.max(1, Math.min(50, Math.round((quick ? 50 : 300) / once)));
     const samples: number[] = [];

@@ -4,16 +4,20 @@
 // Each tile is classified once (empty: skipped where a masked score contributes 0; full: scored without any
 // mask code; partial: masked, and every key past the end guarded). K and V tiles go through workgroup memory;
 // each invocation keeps the running max, sum and output accumulator of its 4 query rows in registers.
-// Scores are kept in log2 units (times log2(e)) so the exponentials are exp2.
+// Scores are kept in log2 units (times log2(e)) so the exponentials are exp2. Q, K and V tiles of tensors stored as
+// packed halves stay packed in workgroup memory (a vec2u of two words for 4 elements) and are unpacked where read.
+// A key tile waits at barriers for its tiles, the row maxima (softmax), P, and before the next tile overwrites
+// them; its class costs one more only where it is read from a run-time tile table.
 import type { Expr, Extent, IndexVar } from "../../check/typed.js";
 import { freeVars } from "../../check/free-vars.js";
+import { some } from "../../graph/walk.js";
 import type { FusedStage } from "../../plan/plan.js";
 import { identifier, printExpr, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { tensorIdentifier, wgslDialect, wgslFloat } from "./dialect.js";
 import type { BufferBinding } from "./layout.js";
-import { elementAt, extentCode, pairAt, type Placement } from "./module.js";
-import type { TileShape } from "./tile-shape.js";
+import { elementAt, extentCode, pairAt, word, type Placement } from "./module.js";
+import type { TileForm, TileShape } from "./tile-shape.js";
 
 export type FusedContext = {
   readonly binding: (tensor: string) => BufferBinding;
@@ -29,11 +33,40 @@ const lowest = wgslFloat(-3.4028234663852886e38);
 const log2e = wgslFloat(Math.LOG2E);
 const ln2 = wgslFloat(Math.LN2);
 
+/** The WGSL type of a tile's slot of 4 elements. */
+const slotType = (f: TileForm) => (f === "f32" ? "vec4f" : "vec2u");
+
+/** A slot (a name) as a vec4f: packed halves are widened, exactly. bfloat16 is the high half of an f32. */
+const unpackSlot = (f: TileForm, slot: string): string => {
+  switch (f) {
+    case "f32":
+      return slot;
+    case "f16x2":
+      return `vec4f(unpack2x16float(${slot}.x), unpack2x16float(${slot}.y))`;
+    case "bf16x2":
+      return `bitcast<vec4f>(vec4u(${slot}.x << 16u, ${slot}.x & 0xffff0000u, ${slot}.y << 16u, ${slot}.y & 0xffff0000u))`;
+  }
+};
+
+/** A vec4f (a name) of values the tensor holds exactly, as a slot of the form. */
+const packSlot = (f: TileForm, value: string): string => {
+  switch (f) {
+    case "f32":
+      return value;
+    case "f16x2":
+      return `vec2u(pack2x16float(${value}.xy), pack2x16float(${value}.zw))`;
+    case "bf16x2": {
+      const bits = `bitcast<vec4u>(${value})`;
+      return `vec2u((${bits}.x >> 16u) | (${bits}.y & 0xffff0000u), (${bits}.z >> 16u) | (${bits}.w & 0xffff0000u))`;
+    }
+  }
+};
+
 export function printFused(entry: string, stage: FusedStage, shape: TileShape, cx: FusedContext): string {
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  const { blockQ: BR, blockK: BC, colGroups: NX, rowGroups: NY, threads: T, paddedD, paddedDv, vec4PerThread: G, shareKV } = shape;
+  const { blockQ: BR, blockK: BC, colGroups: NX, rowGroups: NY, threads: T, paddedD, paddedDv, vec4PerThread: G, shareKV, forms } = shape;
   const DP4 = paddedD / 4; // vec4s a Q row
   const KS = DP4 + 1; // vec4s a K row, padded
   const DVP4 = paddedDv / 4; // vec4s a V row
@@ -54,14 +87,15 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
   decls.line(`// ${entry}: fused attention for \`${c.output.name}\`${c.extras.length > 0 ? ` (and ${c.extras.map((x) => `\`${x.output.name}\``).join(", ")})` : ""}.`);
   decls.line(`// Tiles of ${BR} queries x ${BC} keys; ${T} invocations (${NY} x ${NX}), each 4 queries x 4 keys and 4 x ${4 * G} outputs.`);
   decls.line(`// Workgroup memory: ${shape.bytes} bytes${shareKV ? "; K and V take turns in one array" : ""}.`);
-  decls.line(`var<workgroup> ${entry}_q: array<vec4f, ${BR * DP4}>;  // Q tile: [query][d / 4]`);
-  if (shareKV) decls.line(`var<workgroup> ${entry}_kv: array<vec4f, ${Math.max(BC * KS, BC * DVP4)}>;  // K tile [key][d / 4] (rows padded), then V tile [key][e / 4]`);
+  const packedNote = (f: TileForm) => (f === "f32" ? "" : `, ${f === "f16x2" ? "f16" : "bf16"} packed two to a word`);
+  decls.line(`var<workgroup> ${entry}_q: array<${slotType(forms.q)}, ${BR * DP4}>;  // Q tile: [query][d / 4]${packedNote(forms.q)}`);
+  if (shareKV) decls.line(`var<workgroup> ${entry}_kv: array<${slotType(forms.k)}, ${Math.max(BC * KS, BC * DVP4)}>;  // K tile [key][d / 4] (rows padded), then V tile [key][e / 4]${packedNote(forms.k)}`);
   else {
-    decls.line(`var<workgroup> ${entry}_k: array<vec4f, ${BC * KS}>;  // K tile: [key][d / 4], rows padded by one vec4`);
-    decls.line(`var<workgroup> ${entry}_v: array<vec4f, ${BC * DVP4}>;  // V tile: [key][e / 4]`);
+    decls.line(`var<workgroup> ${entry}_k: array<${slotType(forms.k)}, ${BC * KS}>;  // K tile: [key][d / 4], rows padded by one slot${packedNote(forms.k)}`);
+    decls.line(`var<workgroup> ${entry}_v: array<${slotType(forms.v)}, ${BC * DVP4}>;  // V tile: [key][e / 4]${packedNote(forms.v)}`);
   }
-  decls.line(`var<workgroup> ${entry}_p: array<vec4f, ${BC * PS}>;  // P tile, transposed: [key][query / 4], rows padded`);
-  decls.line(`var<workgroup> ${entry}_rows: array<f32, ${BR * NX}>;  // per query row, one value an invocation: tile maxima, then sums`);
+  decls.line(`var<workgroup> ${entry}_p: array<${slotType(forms.p)}, ${BC * PS}>;  // P tile, transposed: [key][query / 4], rows padded${forms.p === "f32" ? "" : ", rounded to f16 two to a word"}`);
+  decls.line(`var<workgroup> ${entry}_rows: array<vec4f, ${NY * NX}>;  // [ty][tx]: an invocation's 4 query rows, one value each: tile maxima, then sums`);
 
   /** A value every invocation sees the same (loop bounds and branches around barriers must be uniform). */
   const uniform = (name: string, value: string) => {
@@ -70,46 +104,83 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
     w.line(`let ${name} = workgroupUniformLoad(&${entry}_${name});`);
   };
 
-  /**
-   * Loads a tile of `rows` x paddedD (or paddedDv) elements into workgroup memory, a vec4 along the inner dim at a
-   * time. Rows past the end and inner indices past the dim are 0; the tensor is read only in range.
-   */
-  const loadTile = (o: {
-    load: LoadExpr; outer: IndexVar; inner: IndexVar; innerDim: number; quads: number; rows: number;
+  type TileLoad = {
+    load: LoadExpr; outer: IndexVar; inner: IndexVar; innerDim: number; quads: number; rows: number; form: TileForm;
     first: string; count: string; hoisted: string | undefined; target: (row: string, quad: string) => string;
-  }) => {
-    w.block(`for (var x = i32(lane); x < ${o.rows * o.quads}; x += ${T})`, () => {
-      w.line(`let tile_row = x / ${o.quads};`);
-      w.line(`let quad = x % ${o.quads};`);
-      w.line(`let outer_raw = ${o.first} + tile_row;`);
-      w.line(`let ${v(o.outer)} = min(outer_raw, ${o.count} - 1i);`);
-      w.line("var value = vec4f(0.0f);");
-      w.block(`if (outer_raw < ${o.count})`, () => {
-        const fast = fastOffset(o.load, cx.dims(o.load.tensor), o.outer, o.inner, o.innerDim, o.hoisted);
-        if (fast !== undefined) {
-          const b = cx.binding(o.load.tensor);
-          w.line(`let base = ${fast} + quad * 4i;`);
-          if (b.storage === "f16x2" || b.storage === "bf16x2") {
-            w.line("let word = u32(base) >> 1u;");
-            w.line(`value = vec4f(${pairAt(b, "word", cx.placement)}, ${pairAt(b, "word + 1u", cx.placement)});`);
-          } else {
-            w.line("let at = u32(base);");
-            const element = (k: number) => elementAt(b, k === 0 ? "at" : `(at + ${k}u)`, cx.placement);
-            w.line(`value = vec4f(${range(4).map((k) => (b.storage === "i32" ? `f32(${element(k)})` : element(k))).join(", ")});`);
-          }
+  };
+  /** The tile's slot `x` (an i32 in scope) into `into` (declared, zero). */
+  const fetchSlot = (o: TileLoad, into: string) => {
+    w.line(`let tile_row = x / ${o.quads};`);
+    w.line(`let quad = x % ${o.quads};`);
+    w.line(`let outer_raw = ${o.first} + tile_row;`);
+    w.line(`let ${v(o.outer)} = min(outer_raw, ${o.count} - 1i);`);
+    const packed = o.form !== "f32";
+    w.block(`if (outer_raw < ${o.count})`, () => {
+      const fast = fastOffset(o.load, cx.dims(o.load.tensor), o.outer, o.inner, o.innerDim, o.hoisted);
+      const b = cx.binding(o.load.tensor);
+      const value = packed ? "value" : into;
+      if (fast !== undefined && packed && b.storage === o.form) {
+        w.line(`let word = u32(${fast} + quad * 4i) >> 1u;`);
+        w.line(`${into} = vec2u(${word(b, "word", cx.placement)}, ${word(b, "word + 1u", cx.placement)});`);
+      } else if (fast !== undefined) {
+        w.line(`let base = ${fast} + quad * 4i;`);
+        if (packed) w.line("var value = vec4f(0.0f);");
+        if (b.storage === "f16x2" || b.storage === "bf16x2") {
+          w.line("let word = u32(base) >> 1u;");
+          w.line(`${value} = vec4f(${pairAt(b, "word", cx.placement)}, ${pairAt(b, "word + 1u", cx.placement)});`);
         } else {
-          for (const k of range(4)) {
-            w.block("", () => {
-              w.line(`let ${v(o.inner)} = quad * 4i + ${k}i;`);
-              const value = `f32(${expr(o.load)})`;
-              w.line(`value.${lanes[k]} = ${4 * o.quads > o.innerDim ? `select(0.0f, ${value}, ${v(o.inner)} < ${o.innerDim}i)` : value};`);
-            });
-          }
+          w.line("let at = u32(base);");
+          const element = (k: number) => elementAt(b, k === 0 ? "at" : `(at + ${k}u)`, cx.placement);
+          w.line(`${value} = vec4f(${range(4).map((k) => (b.storage === "i32" ? `f32(${element(k)})` : element(k))).join(", ")});`);
         }
-      });
-      w.line(`${o.target("tile_row", "quad")} = value;`);
+        if (packed) w.line(`${into} = ${packSlot(o.form, "value")};`);
+      } else {
+        if (packed) w.line("var value = vec4f(0.0f);");
+        for (const k of range(4)) {
+          w.block("", () => {
+            w.line(`let ${v(o.inner)} = quad * 4i + ${k}i;`);
+            const element = `f32(${expr(o.load)})`;
+            w.line(`${value}.${lanes[k]} = ${4 * o.quads > o.innerDim ? `select(0.0f, ${element}, ${v(o.inner)} < ${o.innerDim}i)` : element};`);
+          });
+        }
+        if (packed) w.line(`${into} = ${packSlot(o.form, "value")};`);
+      }
     });
   };
+  const zero = (f: TileForm) => (f === "f32" ? "vec4f(0.0f)" : "vec2u(0u)");
+
+  /**
+   * Loads a tile of `rows` x paddedD (or paddedDv) elements into workgroup memory, a slot of 4 along the inner dim
+   * at a time. Rows past the end and inner indices past the dim are 0; the tensor is read only in range. A packed
+   * tile copies the tensor's words as they are where its rows are contiguous, and packs the (exact) values otherwise.
+   * Where the invocations share the slots evenly, and few to an invocation, each reads all of its slots into
+   * registers before it stores any (the reads then wait for memory once, not once a slot): this emits the reads
+   * and returns what emits the stores.
+   */
+  const stageTile = (o: TileLoad, name: string): (() => void) => {
+    const slots = o.rows * o.quads;
+    const wordsPerSlot = o.form === "f32" ? 4 : 2;
+    if (slots % T !== 0 || (slots / T) * wordsPerSlot > 16) {
+      w.block(`for (var x = i32(lane); x < ${slots}; x += ${T})`, () => {
+        w.line(`var slot = ${zero(o.form)};`);
+        fetchSlot(o, "slot");
+        w.line(`${o.target("tile_row", "quad")} = slot;`);
+      });
+      return () => {};
+    }
+    const staged = range(slots / T).map((u) => `${name}_slot${u}`);
+    staged.forEach((slot, u) => {
+      w.line(`var ${slot} = ${zero(o.form)};`);
+      w.line("{");
+      w.indented(() => {
+        w.line(`let x = i32(lane) + ${u * T}i;`);
+        fetchSlot(o, slot);
+      });
+      w.line("}");
+    });
+    return () => staged.forEach((slot, u) => w.line(`{ let x = i32(lane) + ${u * T}i; ${o.target(`(x / ${o.quads})`, `(x % ${o.quads})`)} = ${slot}; }`));
+  };
+  const loadTile = (o: TileLoad, name: string) => stageTile(o, name)();
 
   w.line(`@compute @workgroup_size(${T})`);
   w.block(`fn ${entry}(@builtin(workgroup_id) group: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_index) lane: u32)`, () => {
@@ -144,9 +215,9 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
 
       w.line("// The query tile, once a row tuple.");
       loadTile({
-        load: c.q, outer: c.queryVar, inner: c.headVar, innerDim: D, quads: DP4, rows: BR, first: "r_i0", count: "query_count",
+        load: c.q, outer: c.queryVar, inner: c.headVar, innerDim: D, quads: DP4, rows: BR, form: forms.q, first: "r_i0", count: "query_count",
         hoisted: qBase, target: (r, q) => `${entry}_q[${r} * ${DP4} + ${q}]`,
-      });
+      }, "q");
       w.line("// Running statistics of this invocation's 4 queries (m in log2 units), and their output accumulators.");
       for (const r of range(4)) {
         if (softmax) w.line(`var m${r} = ${minusInfinity};`);
@@ -161,24 +232,34 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
         w.line(`let r_j0 = tile * ${BC}i;`);
         w.line(`let r_j1 = min(r_j0 + ${BC}i, key_count) - 1i;`);
         w.line(`// ${PARTIAL}: partial, ${FULL}: full (every score counts; never the last, short tile), ${EMPTY}: empty.`);
-        uniform("tile_class", `select(select(${PARTIAL}i, ${FULL}i, ${bool(stage.tiles.full)} && r_j0 + ${BC}i <= key_count), ${EMPTY}i, ${bool(stage.tiles.empty)})`);
+        const tileClass = `select(select(${PARTIAL}i, ${FULL}i, ${bool(stage.tiles.full)} && r_j0 + ${BC}i <= key_count), ${EMPTY}i, ${bool(stage.tiles.empty)})`;
+        // Bounds, sizes and scalars are uniform already; a class read from a tile table needs a workgroup's uniform load.
+        if (uniformByConstruction(stage.tiles.full) && uniformByConstruction(stage.tiles.empty)) w.line(`let tile_class = ${tileClass};`);
+        else uniform("tile_class", tileClass);
         if (c.maskedIsZero) w.line(`if (tile_class == ${EMPTY}i) { continue; }`);
-        loadTile({
-          load: c.k, outer: c.keyVar, inner: c.headVar, innerDim: D, quads: DP4, rows: BC, first: "r_j0", count: "key_count",
+        const storeK = stageTile({
+          load: c.k, outer: c.keyVar, inner: c.headVar, innerDim: D, quads: DP4, rows: BC, form: forms.k, first: "r_j0", count: "key_count",
           hoisted: kBase, target: (r, q) => `${kArray}[${r} * ${KS} + ${q}]`,
-        });
-        const loadV = () => loadTile({
-          load: c.v, outer: c.keyVar, inner: c.valueVar, innerDim: DV, quads: DVP4, rows: BC, first: "r_j0", count: "key_count",
+        }, "k");
+        const stageV = () => stageTile({
+          load: c.v, outer: c.keyVar, inner: c.valueVar, innerDim: DV, quads: DVP4, rows: BC, form: forms.v, first: "r_j0", count: "key_count",
           hoisted: vBase, target: (r, q) => `${vArray}[${r} * ${DVP4} + ${q}]`,
-        });
-        if (!shareKV) loadV();
+        }, "v");
+        // K and V read together, then stored.
+        const storeV = shareKV ? () => {} : stageV();
+        storeK();
+        storeV();
         w.line("workgroupBarrier();");
 
         w.line("// Scores of this invocation's 4 queries (s0..s3) and keys (components), from the tiles.");
         w.line(range(4).map((r) => `var s${r} = vec4f(0.0f);`).join(" "));
         w.block(`for (var d4 = 0i; d4 < ${DP4}i; d4++)`, () => {
-          for (const r of range(4)) w.line(`let q${r} = ${entry}_q[(ty * 4i + ${r}i) * ${DP4} + d4];`);
-          for (const k of range(4)) w.line(`let k${k} = ${kArray}[(tx + ${k * NX}i) * ${KS} + d4];`);
+          const read = (name: string, form: TileForm, at: string) => {
+            if (form === "f32") w.line(`let ${name} = ${at};`);
+            else w.line(`let ${name}_slot = ${at}; let ${name} = ${unpackSlot(form, `${name}_slot`)};`);
+          };
+          for (const r of range(4)) read(`q${r}`, forms.q, `${entry}_q[(ty * 4i + ${r}i) * ${DP4} + d4]`);
+          for (const k of range(4)) read(`k${k}`, forms.k, `${kArray}[(tx + ${k * NX}i) * ${KS} + d4]`);
           for (const l of lanes) w.line(`let k_${l} = vec4f(k0.${l}, k1.${l}, k2.${l}, k3.${l});`);
           for (const r of range(4)) w.line(lanes.map((l) => `s${r} = fma(vec4f(q${r}.${l}), k_${l}, s${r});`).join(" "));
         });
@@ -217,12 +298,11 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
 
         if (softmax) {
           w.line("// The tile's row maxima over the workgroup: each invocation's 4 keys, then across a query's invocations.");
-          for (const r of range(4)) w.line(`${entry}_rows[(ty * 4i + ${r}i) * ${NX} + tx] = max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w));`);
+          w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`).join(", ")});`);
           w.line("workgroupBarrier();");
-          for (const r of range(4)) w.line(`var tile_max${r} = m${r};`);
-          w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => {
-            for (const r of range(4)) w.line(`tile_max${r} = max(tile_max${r}, ${entry}_rows[(ty * 4i + ${r}i) * ${NX} + t]);`);
-          });
+          w.line(`var tile_max = vec4f(${range(4).map((r) => `m${r}`).join(", ")});`);
+          w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`tile_max = max(tile_max, ${entry}_rows[ty * ${NX}i + t]);`));
+          for (const r of range(4)) w.line(`let tile_max${r} = tile_max.${lanes[r]};`);
           w.line("// A query that has seen only -inf keeps its base at the lowest f32, so exp2 gives 0, never NaN.");
           for (const r of range(4)) {
             w.line(`let base${r} = max(tile_max${r}, ${lowest});`);
@@ -236,14 +316,22 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
         if (shareKV) {
           if (!softmax) w.line("workgroupBarrier();");
           w.line("// Every invocation is done with K: V takes its place.");
-          loadV();
+          stageV()();
         }
         w.line("// P to workgroup memory, transposed, for P V.");
-        for (const k of range(4)) w.line(`${entry}_p[(tx + ${k * NX}i) * ${PS} + ty] = vec4f(${range(4).map((r) => `s${r}.${lanes[k]}`).join(", ")});`);
+        for (const k of range(4)) {
+          const p = `vec4f(${range(4).map((r) => `s${r}.${lanes[k]}`).join(", ")})`;
+          w.line(`${entry}_p[(tx + ${k * NX}i) * ${PS} + ty] = ${forms.p === "f32" ? p : `vec2u(pack2x16float(vec2f(s0.${lanes[k]}, s1.${lanes[k]})), pack2x16float(vec2f(s2.${lanes[k]}, s3.${lanes[k]})))`};`);
+        }
         w.line("workgroupBarrier();");
         w.block(`for (var key = 0i; key < ${BC}i; key++)`, () => {
-          w.line(`let p = ${entry}_p[key * ${PS} + ty];`);
-          for (const g of range(G)) w.line(`let v${g} = ${vArray}[key * ${DVP4} + ${g * NX}i + tx];`);
+          if (forms.p === "f32") w.line(`let p = ${entry}_p[key * ${PS} + ty];`);
+          else w.line(`let p_slot = ${entry}_p[key * ${PS} + ty]; let p = ${unpackSlot(forms.p, "p_slot")};`);
+          for (const g of range(G)) {
+            const at = `${vArray}[key * ${DVP4} + ${g * NX}i + tx]`;
+            if (forms.v === "f32") w.line(`let v${g} = ${at};`);
+            else w.line(`let v${g}_slot = ${at}; let v${g} = ${unpackSlot(forms.v, `v${g}_slot`)};`);
+          }
           for (const r of range(4)) w.line(range(G).map((g) => `o${r}_${g} = fma(vec4f(p.${lanes[r]}), v${g}, o${r}_${g});`).join(" "));
         });
         w.line("workgroupBarrier();");
@@ -251,12 +339,11 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
 
       if (softmax) {
         w.line("// Row sums over the workgroup: each invocation summed its own keys.");
-        for (const r of range(4)) w.line(`${entry}_rows[(ty * 4i + ${r}i) * ${NX} + tx] = l${r};`);
+        w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => `l${r}`).join(", ")});`);
         w.line("workgroupBarrier();");
-        for (const r of range(4)) w.line(`var sum${r} = 0.0f;`);
-        w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => {
-          for (const r of range(4)) w.line(`sum${r} = sum${r} + ${entry}_rows[(ty * 4i + ${r}i) * ${NX} + t];`);
-        });
+        w.line("var sums = vec4f(0.0f);");
+        w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`sums = sums + ${entry}_rows[ty * ${NX}i + t];`));
+        for (const r of range(4)) w.line(`let sum${r} = sums.${lanes[r]};`);
       }
       for (const r of range(4)) {
         w.block(`if (first_query + ${r}i < query_count)`, () => {
@@ -308,6 +395,9 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
   void dv;
   return `${decls.toString()}\n${w.toString()}`;
 }
+
+/** Whether every invocation computes the same value without help: no tensor reads (tile tables), no loops. */
+const uniformByConstruction = (e: Expr): boolean => !some(e, (x) => x.kind === "load" || x.kind === "reduce");
 
 const store = (code: string, e: Expr, isInt: boolean): string =>
   e.type === "bool" ? `select(${isInt ? "0i, 1i" : "0.0f, 1.0f"}, ${code})` : (e.type === "int") !== isInt ? `${isInt ? "i32" : "f32"}(${code})` : code;

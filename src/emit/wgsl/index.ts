@@ -5,7 +5,7 @@ import { lowerNaive } from "../../plan/naive-lower.js";
 import { CodeWriter } from "../writer.js";
 import { tensorIdentifier } from "./dialect.js";
 import { printFused } from "./fused.js";
-import { elementsPerWorkgroup, storageOf, type BufferBinding, type WebGpuLayout, type WgslStage } from "./layout.js";
+import { elementsPerWorkgroup, storageOf, type BufferBinding, type Storage, type WebGpuLayout, type WgslStage } from "./layout.js";
 import { declareHelpers, declareParams, declareTensor } from "./module.js";
 import { printNaive } from "./naive.js";
 import { chooseTileShape, defaultLimits, type TileShape, type WgslLimits } from "./tile-shape.js";
@@ -40,10 +40,12 @@ export function fusedUnsupportedReason(stage: FusedStage, limits: WgslLimits = d
   return undefined;
 }
 
-function fusedShape(stage: FusedStage, limits: WgslLimits): TileShape | undefined {
+/** Without the storage of Q, K and V, the tiles are counted as f32 (packed ones take no more). */
+function fusedShape(stage: FusedStage, limits: WgslLimits, storage?: (tensor: string) => Storage): TileShape | undefined {
   const c = stage.chain;
   if (c.headVar.extent.kind !== "const" || c.valueVar.extent.kind !== "const") return undefined;
-  return chooseTileShape(c.headVar.extent.value, c.valueVar.extent.value, limits);
+  const chain = storage && { q: storage(c.q.tensor), k: storage(c.k.tensor), v: storage(c.v.tensor), pInUnitRange: c.normalizer.kind === "softmax" };
+  return chooseTileShape(c.headVar.extent.value, c.valueVar.extent.value, limits, chain);
 }
 
 export type WgslBuild = {
@@ -84,7 +86,7 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
       code = printNaive(entry, stage, infoOf.get(stage.statement.target)!.dtype === "i32");
       stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => (v.extent.kind === "const" ? v.extent.value : v.extent.name)) } });
     } else {
-      const shape = fusedShape(stage, limits);
+      const shape = fusedShape(stage, limits, (t) => bindingOf.get(t)!.storage);
       if (shape === undefined) return undefined;
       code = printFused(entry, stage, shape, { binding: (t) => bindingOf.get(t)!, dims: (t) => infoOf.get(t)!.dims, placement });
       workgroupStorageBytes = Math.max(workgroupStorageBytes, shape.bytes);
