@@ -18,6 +18,8 @@ export type Dialect = {
   /** Floor division and remainder of integers, by zero giving 0. */
   intDiv(a: string, b: string): string;
   intMod(a: string, b: string): string;
+  /** Float division where the target has a faster form than `a / b` (absent: `a / b`). */
+  floatDiv?(a: string, b: string): string;
   load(e: LoadExpr, indices: readonly string[]): string;
   variable(name: string): string;
   size(name: string): string;
@@ -58,6 +60,7 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       if (int && e.op === "/") return d.intDiv(a, b);
       if (int && e.op === "%") return d.intMod(a, b);
       if (e.op === "%") return `(${a} - ${b} * floor(${a} / ${b}))`;
+      if (e.op === "/" && d.floatDiv !== undefined) return d.floatDiv(a, b);
       return `(${a} ${e.op} ${b})`;
     }
     case "select":

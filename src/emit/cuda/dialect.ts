@@ -36,7 +36,15 @@ const floatCalls: Record<MathFn, (a: readonly string[]) => string> = {
   clamp: ([x, lo, hi]) => `fminf(fmaxf(${x}, ${lo}), ${hi})`,
 };
 
-export function cudaDialect(names: CudaNames): Dialect {
+/** Hardware approximations where a kernel's inputs are 16-bit floats (the tensor-core path). */
+const fastFloatCalls: Record<MathFn, (a: readonly string[]) => string> = {
+  ...floatCalls,
+  tanh: ([a]) => `attnc_tanh_fast(${a})`,
+  sigmoid: ([a]) => `fmaf(0.5f, attnc_tanh_fast(0.5f * (${a})), 0.5f)`,
+};
+
+export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = {}): Dialect {
+  const calls = options.fastMath ? fastFloatCalls : floatCalls;
   return {
     float: "float",
     int: "int",
@@ -52,11 +60,13 @@ export function cudaDialect(names: CudaNames): Dialect {
         if (fn === "max") return args.reduce((x, y) => `max(${x}, ${y})`);
         if (fn === "clamp") return `min(max(${args[0]}, ${args[1]}), ${args[2]})`;
       }
-      return floatCalls[fn](args);
+      return calls[fn](args);
     },
     select: (c, a, b) => `(${c} ? ${a} : ${b})`,
     intDiv: (a, b) => `attnc_floordiv(${a}, ${b})`,
     intMod: (a, b) => `attnc_floormod(${a}, ${b})`,
+    // __fdividef: two ulps, without the IEEE division's dozen instructions (16-bit inputs only).
+    floatDiv: options.fastMath ? (a, b) => `__fdividef(${a}, ${b})` : undefined,
     load: (e: LoadExpr, indices: readonly string[]) => `ld_${names.tensorIndex.get(e.tensor)}(p${indices.map((i) => `, ${i}`).join("")})`,
     variable: identifier,
     size: (name) => `p.sz[${names.sizeIndex.get(name)}]`,

@@ -34,6 +34,7 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     scalarIndex: new Map(k.scalars.map((s, i) => [s.name, { index: i, dtype: s.dtype }])),
   };
   const d = cudaDialect(names);
+  const fast = cudaDialect(names, { fastMath: true });
   const dtypeOf = (name: string) => tensors.find((t) => t.name === name)!.dtype;
   const fn = `attnc_${k.name}`;
 
@@ -44,7 +45,7 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     if (stage.kind === "naive") kernels.push({ kind: "naive", name, code: printNaive(name, stage, d, slots), stage: i });
     else {
       const mma = mmaEligible(stage, dtypeOf);
-      const kernel = mma ? printFusedMma(name, stage, d, slots, ctypeOf[dtypeOf(stage.chain.q.tensor)], options.mma ?? mmaShape(stage)) : printFusedSimt(name, stage, d, slots);
+      const kernel = mma ? printFusedMma(name, stage, fast, slots, ctypeOf[dtypeOf(stage.chain.q.tensor)], options.mma ?? mmaShape(stage)) : printFusedSimt(name, stage, d, slots);
       kernels.push({ kind: "fused", stage: i, mma, ...kernel });
     }
   });
