@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { compile } from "../../src/compile.js";
 import { interpret } from "../../src/interp/interpret.js";
+import { documentIds } from "../../src/interp/inputs.js";
 import type { CheckedKernel, Extent } from "../../src/check/typed.js";
 
 type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
@@ -86,17 +87,7 @@ function defaultSizes(k: CheckedKernel, given: Record<string, number>): Record<s
 function intInput(name: string, dims: number[], sizes: Record<string, number>): Float64Array {
   const count = dims.reduce((a, b) => a * b, 1);
   const last = dims[dims.length - 1] ?? 1;
-  if (dims.length >= 2) {
-    const a = new Float64Array(count);
-    for (let r = 0; r < count / last; r++) {
-      let id = 0;
-      for (let x = 0; x < last; x++) {
-        if (random() < 0.05) id++;
-        a[r * last + x] = id;
-      }
-    }
-    return a;
-  }
+  if (dims.length >= 2) return documentIds(count, last, random, 0.05);
   const limit = Math.max(sizes.M ?? 0, sizes.N ?? 0, 1);
   void name;
   return Float64Array.from({ length: count }, (_, x) => (x === 0 ? 0 : Math.floor(random() * limit)));

@@ -14,6 +14,19 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Sorted ids along rows of `last` elements (document ids): each element starts a new id with probability `p`. */
+export function documentIds(count: number, last: number, random: () => number, p: number): Float64Array {
+  const a = new Float64Array(count);
+  for (let r = 0; r < count / last; r++) {
+    let id = 0;
+    for (let x = 0; x < last; x++) {
+      if (random() < p) id++;
+      a[r * last + x] = id;
+    }
+  }
+  return a;
+}
+
 /** Random, never all-zero inputs: floats in about [-2, 2] (scaled), integers sorted per row (document ids) or lengths. */
 export function randomArgs(k: CheckedKernel, sizes: Record<string, number>, random: () => number, options: { scale?: number; scalars?: Record<string, number> } = {}) {
   const ext = (e: Extent) => (e.kind === "const" ? e.value : sizes[e.name]);
@@ -24,16 +37,7 @@ export function randomArgs(k: CheckedKernel, sizes: Record<string, number>, rand
     if (t.dtype !== "i32") {
       args[t.name] = Float64Array.from({ length: count }, () => (random() * 4 - 2) * (options.scale ?? 1));
     } else if (dims.length >= 2) {
-      const last = dims[dims.length - 1];
-      const a = new Float64Array(count);
-      for (let r = 0; r < count / last; r++) {
-        let id = 0;
-        for (let x = 0; x < last; x++) {
-          if (random() < 0.1) id++;
-          a[r * last + x] = id;
-        }
-      }
-      args[t.name] = a;
+      args[t.name] = documentIds(count, dims[dims.length - 1], random, 0.1);
     } else {
       const limit = Math.max(...Object.values(sizes), 1);
       args[t.name] = Float64Array.from({ length: count }, (_, x) => (x === 0 ? 0 : Math.floor(random() * (limit + 1))));
