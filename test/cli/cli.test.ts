@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, runCliAsync, type CliRun } from "../support/cli.js";
+import { spawnSync } from "node:child_process";
+import { ensureBuilt, repoRoot, runCliAsync, type CliRun } from "../support/cli.js";
 import { alibiCausalSource, rng } from "../support/programs.js";
 import { expectedPath, goldenDir } from "../golden/check-output.js";
 
@@ -173,6 +174,12 @@ describe("robustness", () => {
 });
 
 describe("compile and run", () => {
+  it("runs as the README's quick start calls it: `npx attnc` from the project", () => {
+    const run = spawnSync("npx", ["--no-install", "attnc", "--version"], { cwd: repoRoot, encoding: "utf8", timeout: 60_000 });
+    expect(run.stderr).not.toMatch(/Permission denied|not found/);
+    expect(run.stdout.trim()).toBe("0.1.0");
+  });
+
   it("writes every file of every target, and the wrapper and manifest describe the kernel", async () => {
     const out = join(dir, "out-all");
     const run = await attnc("compile", file("alibi.attn", causalAlibi), "--out", out);

@@ -1,6 +1,6 @@
 // Test support: running the built command line (`node dist/cli/main.js`) as a user would, building dist/ first when stale.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,6 +77,7 @@ export function ensureBuilt(): void {
     const build = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: repoRoot, encoding: "utf8", timeout: 300_000 });
     // tsc still writes JavaScript when it finds type errors; those are the typecheck's business, not the CLI tests'.
     if (!existsSync(cliPath)) throw new Error(`building with tsc did not produce ${cliPath}:\n${build.stdout}${build.stderr}`);
+    chmodSync(cliPath, 0o755); // as `npm run build` leaves it: `npx attnc` runs the file itself
     if (build.status !== 0) console.warn(`tsc reported errors while building dist/ for the CLI tests:\n${build.stdout.slice(0, 2000)}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });
