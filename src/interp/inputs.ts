@@ -40,7 +40,8 @@ export function randomArgs(k: CheckedKernel, sizes: Record<string, number>, rand
       args[t.name] = documentIds(count, dims[dims.length - 1], random, 0.1);
     } else {
       const limit = Math.max(...Object.values(sizes), 1);
-      args[t.name] = Float64Array.from({ length: count }, (_, x) => (x === 0 ? 0 : Math.floor(random() * (limit + 1))));
+      // The first length is 0 (a fully padded batch) where there are others to see.
+      args[t.name] = Float64Array.from({ length: count }, (_, x) => (x === 0 && count > 1 ? 0 : Math.floor(random() * (limit + 1))));
     }
   }
   for (const s of k.scalars) args[s.name] = options.scalars?.[s.name] ?? (s.dtype === "i32" ? 1 + Math.floor(random() * 20) : 0.25 + random());
