@@ -17,3 +17,14 @@ describe.each(examples)("%s", (file) => {
     }
   });
 });
+
+describe("degenerate sizes", () => {
+  const cases = [{ N: 0, M: 7, B: 1 }, { N: 7, M: 0, B: 1 }, { N: 5, M: 5, B: 0 }, { N: 1, M: 1, B: 1 }];
+  it.each(["cross-attention.attn", "sinks-lse.attn", "gqa.attn", "document-mask.attn"])("%s runs with no queries, no keys, no batch and one token, guards intact", async (file) => {
+    for (const s of cases) {
+      const c: Case = { source: exampleSource(file), defines: { D: 16 }, sizes: { H: 2, HKV: 1, ...s }, seed: 3 };
+      const ref = reference(c);
+      for (const schedule of ["fused", "naive"] as const) await runCase(c, schedule, ref, { guardWords: 64 });
+    }
+  });
+});
