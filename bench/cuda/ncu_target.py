@@ -1,5 +1,5 @@
-"""Profiling support: runs one attnc kernel (full attention, bf16) a few times so ncu can measure it.
-Usage: python3 ncu_target.py KERNELS_DIR TAG [N]"""
+"""Profiling support: runs one attnc kernel (full, causal or document attention, bf16) a few times so ncu can
+measure it. Usage: python3 ncu_target.py KERNELS_DIR TAG [N] [flash]"""
 import json
 import os
 import sys
@@ -19,8 +19,12 @@ D = manifest["defines"]["D"]
 B, H = max(1, 16384 // N), 2048 // D
 q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
 o = torch.empty_like(q)
+tensors = {"q": q, "k": k, "v": v, "o": o}
+if any(t["name"] == "doc" for t in manifest["tensors"]):
+    # As bench.py: six documents a sequence, sorted ids.
+    tensors["doc"] = torch.sort(torch.randint(0, 6, (B, N), device="cuda", dtype=torch.int32), dim=1).values
 for _ in range(3):
-    assert call(fn, manifest, {"q": q, "k": k, "v": v, "o": o}, {"B": B, "H": H, "N": N, "M": N}, {}) == 0
+    assert call(fn, manifest, tensors, {"B": B, "H": H, "N": N, "M": N}, {}) == 0
 torch.cuda.synchronize()
 
 if len(sys.argv) > 4 and sys.argv[4] == "flash":
