@@ -71,9 +71,8 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       const wgsl = build.program;
       if (wgsl !== undefined) {
         const withLayout: Manifest = { ...manifest, webgpu: wgsl.layout };
-        compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.code, wgslPlan };
         const ts = emitTsWrapper(withLayout, wgsl.code, { fileName: options.fileName });
-        if (ts !== undefined) compiled = { ...compiled, ts };
+        compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.code, wgslPlan, ts };
       }
     }
     if (target !== "wgsl") {

@@ -3,7 +3,7 @@
 // Usage: node run.mjs CASES.json [--quick] [--no-checks]   (bundled by bench/webgpu/bundle.sh; see bench/webgpu/README.md)
 import { readFileSync } from "node:fs";
 import { createRunner, releaseDevice, requestDevice, type Runner } from "../../src/runtime/index.js";
-import { compare, storageTolerance } from "../../src/interp/inputs.js";
+import { compare, withinTolerance } from "../../src/interp/inputs.js";
 import { decodeCases } from "./cases.js";
 import type { DType } from "../../src/syntax/ast.js";
 
@@ -22,7 +22,7 @@ for (const c of checks) {
     const got = await run(c.args, c.sizes);
     for (const t of c.kernel.manifest.tensors.filter((x) => x.role === "output")) {
       const cmp = compare(got[t.name], c.want[t.name]);
-      if (cmp.nan > 0 || cmp.zeroMismatches > 0 || cmp.maxRel > storageTolerance[t.dtype as DType]) {
+      if (!withinTolerance(cmp, t.dtype as DType)) {
         failed++;
         console.log(`FAILED ${c.file} ${c.dtype} ${c.schedule} ${t.name}: max error ${cmp.maxRel.toExponential(2)}, ${cmp.nan} NaN, ${cmp.zeroMismatches} zeros differ`);
       }

@@ -52,6 +52,13 @@ function load(path: string, options: { define: string[]; kernel?: string; target
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** `--sizes B=1,N=77` and `--scalars W=16` (explain and run). */
+function parseSizesAndScalars(options: { sizes: string; scalars: string }) {
+  const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with INT >= 0, got \`${options.sizes}\``);
+  const scalars = parseAssignments(options.scalars, false) ?? usageExit(`--scalars takes NAME=NUMBER,..., got \`${options.scalars}\``);
+  return { sizes, scalars };
+}
+
 const program = new Command()
   .name("attnc")
   .description("An attention compiler: .attn tensor expressions to fused CUDA and WGSL kernels")
@@ -101,8 +108,7 @@ program
   .option("--scalars <list>", "scalars the mask reads, for the tile counts, e.g. W=1024", "")
   .option("--tile <QxK>", "tile for the counts", "64x64")
   .action((file: string, options: { define: string[]; kernel?: string; sizes: string; scalars: string; tile: string }) => {
-    const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with INT >= 0, got \`${options.sizes}\``);
-    const scalars = parseAssignments(options.scalars, false) ?? usageExit(`--scalars takes NAME=NUMBER,..., got \`${options.scalars}\``);
+    const { sizes, scalars } = parseSizesAndScalars(options);
     const tile = /^(\d+)x(\d+)$/.exec(options.tile);
     if (tile === null || Number(tile[1]) < 1 || Number(tile[2]) < 1) return usageExit(`--tile takes QxK with positive integers, got \`${options.tile}\``);
     const result = load(file, options);
@@ -123,8 +129,7 @@ program
   .addOption(new Option("--schedule <schedule>", "fused needs the attention chain").choices(["auto", "fused", "naive"]).default("auto"))
   .option("--seed <int>", "random inputs from this seed", "1")
   .action(async (file: string, options: { sizes: string; scalars: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; seed: string }) => {
-    const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with INT >= 0, got \`${options.sizes}\``);
-    const scalars = parseAssignments(options.scalars, false) ?? usageExit(`--scalars takes NAME=NUMBER,..., got \`${options.scalars}\``);
+    const { sizes, scalars } = parseSizesAndScalars(options);
     const seed = /^\d+$/.test(options.seed) ? Number(options.seed) : usageExit(`--seed takes a non-negative integer, got \`${options.seed}\``);
     const result = load(file, { ...options, target: "wgsl" });
     let ok = true;

@@ -1,7 +1,7 @@
 // CLI: `attnc run` — one compiled kernel on the WebGPU adapter at hand, with random inputs, against the float64 interpreter.
 import type { CompiledKernel } from "../compile.js";
 import { interpret } from "../interp/interpret.js";
-import { compare, randomArgs, rng, storageTolerance as runTolerance } from "../interp/inputs.js";
+import { compare, randomArgs, rng, storageTolerance, withinTolerance } from "../interp/inputs.js";
 import { createRunner, releaseDevice, requestDevice } from "../runtime/index.js";
 
 /** Sizes and scalars where the user gives none: ragged token counts, 4 query heads over 2 key/value heads. */
@@ -28,10 +28,10 @@ export async function runKernel(k: CompiledKernel, options: { sizes: Record<stri
     lines.push(`  sizes ${Object.entries(sizes).map(([s, v]) => `${s}=${v}`).join(", ")}${scalars.length > 0 ? `; scalars ${scalars.join(", ")}` : ""}; ${ms.toFixed(1)} ms`);
     for (const t of k.manifest.tensors.filter((x) => x.role === "output")) {
       const cmp = compare(got[t.name], want[t.name]);
-      const pass = cmp.nan === 0 && cmp.zeroMismatches === 0 && cmp.maxRel <= runTolerance[t.dtype];
+      const pass = withinTolerance(cmp, t.dtype);
       ok &&= pass;
       const extra = [cmp.nan > 0 ? `${cmp.nan} NaN` : "", cmp.zeroMismatches > 0 ? `${cmp.zeroMismatches} zeros or infinities differ` : ""].filter((s) => s);
-      lines.push(`  ${t.name} (${t.dtype}): max error ${cmp.maxRel.toExponential(2)} of max |reference| (tolerance ${runTolerance[t.dtype].toExponential(0)})${extra.length > 0 ? `, ${extra.join(", ")}` : ""}: ${pass ? "ok" : "FAILED"}`);
+      lines.push(`  ${t.name} (${t.dtype}): max error ${cmp.maxRel.toExponential(2)} of max |reference| (tolerance ${storageTolerance[t.dtype].toExponential(0)})${extra.length > 0 ? `, ${extra.join(", ")}` : ""}: ${pass ? "ok" : "FAILED"}`);
     }
   } catch (e) {
     ok = false;

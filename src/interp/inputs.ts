@@ -65,3 +65,7 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>): { maxR
 
 /** The largest error, relative to the largest |reference| of an output, that a kernel storing that type may make. */
 export const storageTolerance: Readonly<Record<DType, number>> = { f32: 1e-4, f16: 4e-3, bf16: 2e-2, i32: 0 };
+
+/** No NaN, zeros and infinities exact, and the rest within the storage type's tolerance. */
+export const withinTolerance = (cmp: ReturnType<typeof compare>, dtype: DType): boolean =>
+  cmp.nan === 0 && cmp.zeroMismatches === 0 && cmp.maxRel <= storageTolerance[dtype];

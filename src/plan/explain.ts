@@ -2,8 +2,8 @@
 import type { Expr, Extent } from "../check/typed.js";
 import { showExtent } from "../check/typed.js";
 import { printExpr } from "../graph/print.js";
-import { some } from "../graph/walk.js";
-import { compileExpr, slotAllocator } from "../interp/interpret.js";
+import { children, some } from "../graph/walk.js";
+import { compileExpr, extentValue, slotAllocator } from "../interp/interpret.js";
 import { formatDiagnostic, resolve, type SourceFile } from "../diagnostics/source.js";
 import type { FusedStage, KernelPlan } from "./plan.js";
 
@@ -72,18 +72,17 @@ function explainChain(stage: FusedStage, file: SourceFile, shape: ExplainAt): st
 /** Counts tile classes at sample sizes, where the classification depends on positions, sizes and scalars only. */
 function tileStatistics(stage: FusedStage, at: ExplainAt): string {
   const exprs: Expr[] = [stage.tiles.full, stage.tiles.empty, ...[stage.keyRange.lo, stage.keyRange.hi].filter((x): x is Expr => x !== undefined)];
-  const missing = new Set<string>();
   const reads = exprs.some((e) => some(e, (x) => x.kind === "load" || x.kind === "var"));
-  for (const e of exprs) some(e, (x) => x.kind === "scalar" && at.scalars[x.name] === undefined && missing.add(x.name) !== undefined);
+  const scalarsRead = [...new Set(exprs.flatMap((e) => scalarNames(e)))];
+  const missing = scalarsRead.filter((x) => at.scalars[x] === undefined);
   if (reads) return `tiles:       classified at run time from tables (the mask reads tensors)`;
-  if (missing.size > 0) return `tiles:       classified at run time (give ${[...missing].map((x) => `--scalars ${x}=...`).join(" ")} for counts)`;
+  if (missing.length > 0) return `tiles:       classified at run time (give ${missing.map((x) => `--scalars ${x}=...`).join(" ")} for counts)`;
   const { blockQ, blockK } = at;
-  const sizeOf = (e: Extent) => (e.kind === "const" ? e.value : at.sizes[e.name] ?? 4096);
   const sizes = new Proxy({}, { get: (_, name: string) => at.sizes[name] ?? 4096 }) as Record<string, number>;
   const slotOf = slotAllocator([]);
   const cx = { slotOf, sizes, scalars: new Map(Object.entries(at.scalars)), buffers: new Map(), infos: new Map() };
   const [full, empty] = [compileExpr(stage.tiles.full, cx), compileExpr(stage.tiles.empty, cx)];
-  const [n, m] = [sizeOf(stage.chain.queryVar.extent), sizeOf(stage.chain.keyVar.extent)];
+  const [n, m] = [extentValue(stage.chain.queryVar.extent, sizes), extentValue(stage.chain.keyVar.extent, sizes)];
   const env = new Float64Array(16);
   let counts = { full: 0, partial: 0, empty: 0 };
   for (let i0 = 0; i0 < n; i0 += blockQ) {
@@ -97,7 +96,9 @@ function tileStatistics(stage: FusedStage, at: ExplainAt): string {
     }
   }
   const total = counts.full + counts.partial + counts.empty;
-  const given = Object.entries(at.scalars).filter(([x]) => exprs.some((e) => some(e, (y) => y.kind === "scalar" && y.name === x)));
-  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...given.map(([x, v]) => `${x} = ${v}`)];
+  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...scalarsRead.map((x) => `${x} = ${at.scalars[x]}`)];
   return `tiles:       at ${[...new Set(where)].join(", ")} with ${blockQ} x ${blockK} tiles: ${counts.full} full, ${counts.partial} partial, ${counts.empty} empty of ${total} (${((100 * counts.empty) / Math.max(1, total)).toFixed(1)}% skipped)`;
 }
+
+/** The scalar parameters an expression reads. */
+const scalarNames = (e: Expr): string[] => (e.kind === "scalar" ? [e.name] : children(e).flatMap(scalarNames));

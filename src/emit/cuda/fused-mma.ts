@@ -89,7 +89,7 @@ export function printFusedMma(
   const rowHoisted = hoisted.filter((h) => h.over === "row");
   const columnHoisted = hoisted.filter((h) => h.over === "column");
   const elementStage: FusedStage = { ...stage, chain: { ...c, scoreMod, mask } };
-  const ctypeOfValue = (e: Expr) => (e.type === "bool" ? "bool" : e.type === "int" ? "int" : "float");
+  const ctypeOfValue = (e: Expr) => d[e.type];
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => {
     w.line("#pragma unroll");
