@@ -44,6 +44,15 @@ describe("attnc explain", () => {
     expect(text).toContain("W = 200");
   });
 
+  it("counts tiles over N queries and M keys when they differ", () => {
+    const source = `kernel c(q: f32[N, D], k: f32[M, D], v: f32[M, D]) -> (o: f32[N, D]) {
+  o[i, e] = sum[j](softmax[j](where(j <= i + 100, sum[d](q[i, d] * k[j, d]), -inf)) * v[j, e])
+}`;
+    const text = explain(source.replace(/D\]/g, "16]"), { blockQ: 64, blockK: 64, sizes: { N: 300, M: 700 }, scalars: {} });
+    expect(text).toContain("N = 300, M = 700");
+    expect(statistics(text)).toEqual(bruteForce(300, 700, 64, 64, (i, j) => j <= i + 100));
+  });
+
   it("asks for the scalars a mask reads, and says tensor-reading masks are classified from run-time tables", () => {
     expect(explain(example("sliding-window.attn"))).toContain("give --scalars W=... for counts");
     expect(explain(example("document-mask.attn"))).toContain("classified at run time from tables");
