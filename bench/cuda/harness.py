@@ -45,7 +45,7 @@ def main():
             failures += 0 if ok else 1
             rows.append((case["dir"], case["note"], layout, "ok" if ok else "FAIL", detail))
     for r in rows:
-        print(f"{r[0]:8} {r[1][:48]:48} {r[2]:10} {r[3]:4} {r[4]}")
+        print(f"{r[0]:8} {r[1][:60]:60} {r[2]:10} {r[3]:4} {r[4]}")
     print(f"{len(rows) - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 

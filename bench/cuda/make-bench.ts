@@ -5,19 +5,22 @@ import { join } from "node:path";
 import { compile } from "../../src/compile.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { emitCuda } from "../../src/emit/cuda/index.js";
-import type { MmaShape } from "../../src/emit/cuda/fused-mma.js";
+import { mmaShape, type MmaShape } from "../../src/emit/cuda/fused-mma.js";
+import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
+import type { FusedStage } from "../../src/plan/plan.js";
 
-// Tile shapes tried beside the default for full and causal attention (tagged wWmMbBqQ[nN]); earlier runs tried more
+// Kernels timed beside the default (the sm_90a wgmma kernel where it applies): the mma.sync kernel at its own
+// default shape (tagged mma), and other wgmma tile shapes (tagged gWbB, with s where P V does not overlap the softmax); earlier runs tried more mma.sync shapes
 // (bench/results/cuda-notes.md).
-const shapes: MmaShape[] = [
-  { warps: 8, mTiles: 1, blockK: 64, qInRegisters: true },
-  { warps: 8, mTiles: 1, blockK: 64, qInRegisters: false },
-  { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false },
-  { warps: 4, mTiles: 2, blockK: 32, qInRegisters: false },
-  { warps: 4, mTiles: 2, blockK: 64, qInRegisters: false },
-  { warps: 4, mTiles: 2, blockK: 64, qInRegisters: true },
-];
-const shapeTag = (s: MmaShape) => `w${s.warps}m${s.mTiles}b${s.blockK}q${s.qInRegisters ? 1 : 0}${s.minBlocks !== undefined ? `n${s.minBlocks}` : ""}`;
+type Variant = { readonly tag: string; readonly options: { mma?: MmaShape; wgmma?: WgmmaShape } };
+function variants(stage: FusedStage, D: number, program: string): Variant[] {
+  const wgmma = (warpgroups: number, blockK: number, overlap = true): Variant =>
+    ({ tag: `g${warpgroups}b${blockK}${overlap ? "" : "s"}`, options: { wgmma: { warpgroups, blockK, overlap } } });
+  const out: Variant[] = [{ tag: "mma", options: { mma: mmaShape(stage) } }, wgmma(2, 64), wgmma(2, 128), wgmma(2, 64, false), wgmma(2, 128, false)];
+  if (program === "full" || program === "causal") out.push(wgmma(1, 128), wgmma(1, 64), ...(D <= 64 ? [wgmma(3, 128), wgmma(3, 64)] : []));
+  if (program === "document") out.push(wgmma(1, 64, false), wgmma(1, 64), wgmma(1, 128, false));
+  return out;
+}
 
 const out = process.argv[2] ?? "tmp/cuda-bench";
 mkdirSync(out, { recursive: true });
@@ -34,10 +37,11 @@ for (const [program, D] of builds) {
   const tag = `${k.name}_D${D}`;
   writeFileSync(join(out, `${tag}.cu`), k.cuda!.replaceAll(`attnc_${k.name}`, `attnc_${tag}`));
   writeFileSync(join(out, `${tag}.json`), JSON.stringify(k.manifest, null, 1));
-  if (program !== "full" && program !== "causal") continue;
-  for (const shape of shapes) {
-    const variant = `${tag}__${shapeTag(shape)}`;
-    const cuda = emitCuda(planKernel(k.checked).plan, { arch: "sm_90a", mma: shape })!;
+  const plan = planKernel(k.checked).plan;
+  const stage = plan.stages.find((x): x is FusedStage => x.kind === "fused")!;
+  for (const v of variants(stage, D, program)) {
+    const variant = `${tag}__${v.tag}`;
+    const cuda = emitCuda(plan, { arch: "sm_90a", ...v.options })!;
     writeFileSync(join(out, `${variant}.cu`), cuda.source.replaceAll(`attnc_${k.name}`, `attnc_${variant}`));
   }
 }

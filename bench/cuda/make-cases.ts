@@ -7,6 +7,19 @@ import { compile } from "../../src/compile.js";
 import { interpret } from "../../src/interp/interpret.js";
 import { documentIds } from "../../src/interp/inputs.js";
 import type { CheckedKernel, Extent } from "../../src/check/typed.js";
+import { planKernel } from "../../src/plan/plan.js";
+import { emitCuda } from "../../src/emit/cuda/index.js";
+import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
+
+// wgmma tile shapes checked beside each case's default, so that a shape can become a default once it has passed
+// here (tagged like bench/cuda/make-bench.ts's variants).
+const shapes: WgmmaShape[] = [
+  { warpgroups: 1, blockK: 64, overlap: true },
+  { warpgroups: 1, blockK: 64, overlap: false },
+  { warpgroups: 2, blockK: 64, overlap: true },
+  { warpgroups: 2, blockK: 128, overlap: false },
+];
+const shapeTag = (s: WgmmaShape) => `g${s.warpgroups}b${s.blockK}${s.overlap ? "" : "s"}`;
 
 type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
 
@@ -23,6 +36,13 @@ const cases: Case[] = [
   { program: `${programs}/softcap.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 99, M: 99 }, scalars: { cap: 5 }, note: "softcap, large logits" },
   { program: `${programs}/document.attn`, defines: { D: 64 }, sizes: { B: 2, H: 2, N: 133 }, note: "documents" },
   { program: `${programs}/gqa-lse.attn`, defines: { D: 64 }, sizes: { B: 2, H: 4, HKV: 2, N: 45, M: 80 }, scalars: { G: 2 }, note: "GQA, sinks, lse" },
+  // Several 128-key tiles, ragged at both ends, so the double-buffered wgmma kernel cycles through its buffers.
+  { program: `${programs}/full.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 300, M: 517 }, note: "full D=128 multi-tile" },
+  { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 2, N: 333, M: 333 }, note: "causal D=64 multi-tile" },
+  { program: `${programs}/causal.attn`, defines: { D: 128 }, sizes: { B: 1, H: 1, N: 290, M: 290 }, note: "causal D=128 multi-tile" },
+  { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 400 }, note: "documents D=128 multi-tile" },
+  { program: `${programs}/sliding.attn`, defines: { D: 128 }, sizes: { B: 1, H: 1, N: 420, M: 420 }, scalars: { W: 150 }, note: "window 150, multi-tile" },
+  { program: `${programs}/alibi.attn`, defines: { D: 128 }, sizes: { B: 1, H: 3, N: 260, M: 260 }, note: "alibi D=128 multi-tile" },
   { program: `${programs}/sigmoid-f32.attn`, defines: { D: 32 }, sizes: { B: 3, H: 2, N: 41, M: 57 }, scalars: { bias: -1 }, note: "sigmoid f32 SIMT, key padding incl. klen=0" },
 ];
 for (const f of (() => { try { return readdirSync(examples).filter((x) => x.endsWith(".attn")).sort(); } catch { return []; } })()) {
@@ -42,15 +62,22 @@ const index: unknown[] = [];
 const compiled = new Set<string>();
 for (const [n, c] of cases.entries()) {
   const source = readFileSync(c.program, "utf8");
-  const result = compile(source, { fileName: c.program, defines: c.defines, target: "cuda" });
-  const errors = result.diagnostics.filter((d) => d.severity === "error");
+  // Each case runs both kernels an H100 can take: the sm_80 one (mma.sync) and the sm_90a one (wgmma where it applies).
+  const [result, hopper] = (["sm_80", "sm_90a"] as const).map((arch) => compile(source, { fileName: c.program, defines: c.defines, target: "cuda", arch }));
+  const errors = [...result.diagnostics, ...hopper.diagnostics].filter((d) => d.severity === "error");
   if (errors.length > 0) throw new Error(`${c.program}: ${errors.map((e) => e.message).join("; ")}`);
-  for (const k of result.kernels) {
-    const tag = `${k.name}_${Object.entries(c.defines).map(([a, b]) => `${a}${b}`).join("_") || "default"}`;
-    if (!compiled.has(tag)) {
-      compiled.add(tag);
-      writeFileSync(join(out, "kernels", `${tag}.cu`), k.cuda!.replaceAll(`attnc_${k.name}`, `attnc_${tag}`));
-      writeFileSync(join(out, "kernels", `${tag}.json`), JSON.stringify(k.manifest, null, 1));
+  for (const [x, k] of result.kernels.entries()) {
+    const base = `${k.name}_${Object.entries(c.defines).map(([a, b]) => `${a}${b}`).join("_") || "default"}`;
+    const wgmma = hopper.kernels[x].cuda!.includes("wgmma.mma_async");
+    const tags = [`${base}_sm80`, `${base}_sm90a`, ...(wgmma ? shapes.map((s) => `${base}_sm90a_${shapeTag(s)}`) : [])];
+    if (!compiled.has(base)) {
+      compiled.add(base);
+      const plan = planKernel(k.checked).plan;
+      const sources = [k.cuda!, hopper.kernels[x].cuda!, ...(wgmma ? shapes.map((s) => emitCuda(plan, { arch: "sm_90a", wgmma: s })!.source) : [])];
+      sources.forEach((source, y) => {
+        writeFileSync(join(out, "kernels", `${tags[y]}.cu`), source.replaceAll(`attnc_${k.name}`, `attnc_${tags[y]}`));
+        writeFileSync(join(out, "kernels", `${tags[y]}.json`), JSON.stringify(k.manifest, null, 1));
+      });
     }
     const sizes = defaultSizes(k.checked, c.sizes);
     const args: Record<string, Float64Array | number> = {};
@@ -70,11 +97,13 @@ for (const [n, c] of cases.entries()) {
       writeFileSync(join(dir, `${t.name}.bin`), Buffer.from(t.dtype === "i32" ? Int32Array.from(a).buffer : Float32Array.from(a).buffer));
     }
     for (const [name, a] of Object.entries(expected)) writeFileSync(join(dir, `${name}.expected.bin`), Buffer.from(a.buffer));
-    index.push({ dir: `case${n}`, kernel: tag, note: c.note, program: basename(c.program), sizes, scalars: Object.fromEntries(k.checked.scalars.map((s) => [s.name, args[s.name]])) });
+    for (const tag of tags) {
+      index.push({ dir: `case${n}`, kernel: tag, note: `${c.note} (${tag.slice(base.length + 1)})`, program: basename(c.program), sizes, scalars: Object.fromEntries(k.checked.scalars.map((s) => [s.name, args[s.name]])) });
+    }
   }
 }
 writeFileSync(join(out, "cases.json"), JSON.stringify(index, null, 1));
-console.log(`${index.length} cases, ${compiled.size} kernels in ${out}`);
+console.log(`${index.length} cases in ${out}`);
 
 function defaultSizes(k: CheckedKernel, given: Record<string, number>): Record<string, number> {
   const sizes: Record<string, number> = {};

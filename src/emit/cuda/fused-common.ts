@@ -5,7 +5,18 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
-import { offsetCode, storeOffset, type TensorSlot } from "./common.js";
+import { extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
+
+/** Declares N, M, the row count, and the block's query tile [i0, i1] (also as r_i0, r_i1 for tile classification). */
+export function printQueryTile(stage: FusedStage, d: Dialect, w: CodeWriter): void {
+  const c = stage.chain;
+  w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
+  w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
+  w.line("const int i0 = (gridDim.x - 1 - blockIdx.x) * BR;  // the longest (causal) tiles start first");
+  w.line("const int i1 = min(i0 + BR, N) - 1;");
+  w.line("const int r_i0 = i0, r_i1 = i1;");
+  w.line("(void)r_i0; (void)r_i1;");
+}
 
 const position = (load: FusedStage["chain"]["q"], name: string) => load.indices.findIndex((x) => x.kind === "var" && x.name === name);
 
@@ -55,15 +66,17 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
 
 /**
  * With the query and key variables and r_score in scope (and j_raw, guarded): applies the score function and
- * the mask, and leaves in `target` the log2-scaled score (softmax) or the normalised probability (element-wise).
+ * the mask, and leaves in `target` the log2-scaled score (softmax) or the normalised probability (element-wise);
+ * with `deferScale`, a score that deferredScale accepts is left raw for the softmax to scale.
  */
-export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string): void {
+export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string, deferScale = false): void {
   const c = stage.chain;
   const expr = (e: Expr) => printExpr(e, d, w);
   const softmax = c.normalizer.kind === "softmax";
   w.line(`const float r_score = ${target};`);
-  // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one.
-  w.line(`float x = ${expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
+  // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one; a positive
+  // constant scale alone is applied later, inside the exponent's multiply-add (deferredScale).
+  w.line(`float x = ${deferScale && deferredScale(stage) !== undefined ? "r_score" : expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
   w.block("if (guarded)", () => {
     w.line(`if (j_raw >= M${c.mask ? ` || !(${expr(c.mask)})` : ""}) x = NEG_INF;`);
   });
@@ -105,6 +118,20 @@ export function printRowScale(stage: FusedStage, d: Dialect, w: CodeWriter, slot
 }
 
 const LOG2E = Math.LOG2E;
+
+/**
+ * For a softmax over `score * c` with a constant c > 0 (the usual 1 / sqrt(D)): c log2(e), the factor the online
+ * softmax applies inside exp2(s c' - m) to raw scores, whose maximum it takes unscaled (a positive factor keeps the
+ * order), saving a multiply a score.
+ */
+export function deferredScale(stage: FusedStage): number | undefined {
+  const c = stage.chain;
+  if (c.normalizer.kind !== "softmax") return undefined;
+  const e = timesLog2e(c.scoreMod);
+  if (e.kind !== "binary" || e.op !== "*") return undefined;
+  const [ref, k] = e.left.kind === "ref" ? [e.left, e.right] : [e.right, e.left];
+  return ref.kind === "ref" && ref.name === "score" && k.kind === "const" && k.value > 0 && Number.isFinite(k.value) ? k.value : undefined;
+}
 
 /** e * log2(e), folded into a constant factor of a product where e has one. */
 function timesLog2e(e: Expr): Expr {

@@ -5,12 +5,11 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { AttentionChain } from "../../fuse/chain.js";
 import type { Expr } from "../../check/typed.js";
 import { some } from "../../graph/walk.js";
-import { hoist, type Hoisted } from "./hoist.js";
 import type { Dialect } from "../expr.js";
-import { identifier, printExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { declareRows, extentCode, rowCountCode, type TensorSlot } from "./common.js";
-import { printOutputStore, printPrologue, printRowScale, printScoreElement } from "./fused-common.js";
+import { declareRows, type TensorSlot } from "./common.js";
+import { printPrologue, printQueryTile } from "./fused-common.js";
+import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath, unrolled as unrolledIn } from "./fused-tile.js";
 
 /**
  * warps a block, 16-row m-tiles a warp, keys a tile, whether Q fragments stay in registers, and the blocks an SM
@@ -75,26 +74,9 @@ export function printFusedMma(
   const DP = D + 8;
   const DVP = DV + 8;
   const smemBytes = 2 * (BR * DP + BC * DP + BC * DVP);
-  const iName = identifier(c.queryVar.name);
-  const jName = identifier(c.keyVar.name);
-  const eName = identifier(c.valueVar.name);
-  const softmax = c.normalizer.kind === "softmax";
-  // Tensor reads that do not depend on the key (ALiBi's slopes[h], a document id doc[b, i]) are loaded once per
-  // row before the key loop, those that do not depend on the query (doc[b, j]) once per column of a key tile,
-  // instead of once per score.
-  const hoisted: Hoisted[] = [];
-  const hoistBoth = (e: Expr) => hoist(hoist(e, "row", c.keyVar.name, hoisted), "column", c.queryVar.name, hoisted);
-  const scoreMod = hoistBoth(c.scoreMod);
-  const mask = c.mask === undefined ? undefined : hoistBoth(c.mask);
-  const rowHoisted = hoisted.filter((h) => h.over === "row");
-  const columnHoisted = hoisted.filter((h) => h.over === "column");
-  const elementStage: FusedStage = { ...stage, chain: { ...c, scoreMod, mask } };
-  const ctypeOfValue = (e: Expr) => d[e.type];
+  const t = tileMath(stage);
   const w = new CodeWriter();
-  const unrolled = (head: string, body: () => void) => {
-    w.line("#pragma unroll");
-    w.block(head, body);
-  };
+  const unrolled = (head: string, body: () => void) => unrolledIn(w, head, body);
 
   w.line(`__global__ void __launch_bounds__(${threads}${shape.minBlocks !== undefined ? `, ${shape.minBlocks}` : ""}) ${name}(const Params p, const int vec) {`);
   w.indented(() => {
@@ -109,11 +91,7 @@ export function printFusedMma(
     w.line("T* sV = sK + BC * DP;");
     w.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
     w.line("const int warp_row = warp * 16 * MT;  // this warp's first query row in the tile");
-    w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
-    w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
-    w.line("const int i0 = (gridDim.x - 1 - blockIdx.x) * BR;  // the longest (causal) tiles start first");
-    w.line("const int i1 = min(i0 + BR, N) - 1;");
-    w.line("const int r_i0 = i0, r_i1 = i1;");
+    printQueryTile(stage, d, w);
     w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
       declareRows(c.rowVars, "(int)row", d, w);
       printPrologue(stage, d, w, slots);
@@ -131,24 +109,7 @@ export function printFusedMma(
           w.line(`for (int kk = 0; kk < D / 16; ++kk) attnc_ldmatrix_x4(qf[mt][kk], ${qFragment});`);
         });
       }
-      w.line("float o[MT][DV / 8][4];");
-      unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-        w.line("#pragma unroll");
-        w.line("for (int nt = 0; nt < DV / 8; ++nt) o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.0f;");
-      });
-      for (const h of rowHoisted) w.line(`${ctypeOfValue(h.value)} hoisted_${h.name}[MT][2];`);
-      if (rowHoisted.length > 0) {
-        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-          unrolled("for (int r = 0; r < 2; ++r)", () => {
-            w.line(`const int ${iName} = min(i0 + warp_row + mt * 16 + (lane >> 2) + r * 8, N - 1);`);
-            w.line(`(void)${iName};`);
-            for (const h of rowHoisted) w.line(`hoisted_${h.name}[mt][r] = ${printExpr(h.value, d, w)};`);
-          });
-        });
-      }
-      w.line("float m_run[MT][2], l_run[MT][2];");
-      w.line("#pragma unroll");
-      w.line("for (int mt = 0; mt < MT; ++mt) { m_run[mt][0] = m_run[mt][1] = NEG_INF; l_run[mt][0] = l_run[mt][1] = 0.0f; }");
+      printRowState(t, d, w);
       w.block("while (kt >= 0)", () => {
         w.line("const int j0 = kt * BC;");
         w.line("attnc_load_tile<T, BC, DV, DVP, THREADS>(sV, gV + (long long)j0 * v_rs, v_rs, v_cs, M - j0, vec & 4);");
@@ -175,64 +136,8 @@ export function printFusedMma(
             w.line(`for (int mt = 0; mt < MT; ++mt) { attnc_mma<T>::run(s[mt][2 * nt2], ${q}, b[0], b[1]); attnc_mma<T>::run(s[mt][2 * nt2 + 1], ${q}, b[2], b[3]); }`);
           });
         });
-        // Score modification and mask, element by element; full interior tiles run no mask code.
-        w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
-        for (const h of columnHoisted) w.line(`${ctypeOfValue(h.value)} hoisted_${h.name}[BC / 8][2];`);
-        if (columnHoisted.length > 0) {
-          unrolled("for (int nt = 0; nt < BC / 8; ++nt)", () => {
-            unrolled("for (int c1 = 0; c1 < 2; ++c1)", () => {
-              w.line(`const int ${jName} = min(j0 + nt * 8 + ((lane & 3) << 1) + c1, M - 1);`);
-              w.line(`(void)${jName};`);
-              for (const h of columnHoisted) w.line(`hoisted_${h.name}[nt][c1] = ${printExpr(h.value, d, w)};`);
-            });
-          });
-        }
-        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-          unrolled("for (int nt = 0; nt < BC / 8; ++nt)", () => {
-            unrolled("for (int cc = 0; cc < 4; ++cc)", () => {
-              w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + ((cc >> 1) << 3);");
-              w.line("const int j_raw = j0 + nt * 8 + ((lane & 3) << 1) + (cc & 1);");
-              w.line(`const int ${iName} = min(i_raw, N - 1);`);
-              w.line(`const int ${jName} = min(j_raw, M - 1);`);
-              w.line(`(void)${iName}; (void)${jName};`);
-              for (const h of hoisted) w.line(`const ${ctypeOfValue(h.value)} ${d.ref(h.name)} = hoisted_${h.name}${h.over === "row" ? "[mt][cc >> 1]" : "[nt][cc & 1]"};`);
-              printScoreElement(elementStage, d, w, "s[mt][nt][cc]");
-            });
-          });
-        });
-        if (softmax) {
-          unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-            w.line("float mx[2] = {m_run[mt][0], m_run[mt][1]};");
-            w.line("#pragma unroll");
-            w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3])); }");
-            w.line("float alpha[2], base[2];");
-            unrolled("for (int r = 0; r < 2; ++r)", () => {
-              w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
-              w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
-              w.line("base[r] = mx[r] == NEG_INF ? 0.0f : mx[r];");
-              w.line("alpha[r] = attnc_exp2(m_run[mt][r] - base[r]);");
-              w.line("m_run[mt][r] = mx[r];");
-              w.line("l_run[mt][r] *= alpha[r];");
-            });
-            w.line("#pragma unroll");
-            w.line("for (int nt = 0; nt < BC / 8; ++nt) {");
-            w.line("  #pragma unroll");
-            w.line("  for (int cc = 0; cc < 4; ++cc) { s[mt][nt][cc] = attnc_exp2(s[mt][nt][cc] - base[cc >> 1]); l_run[mt][cc >> 1] += s[mt][nt][cc]; }");
-            w.line("}");
-            w.line("#pragma unroll");
-            w.line("for (int nt = 0; nt < DV / 8; ++nt) { o[mt][nt][0] *= alpha[0]; o[mt][nt][1] *= alpha[0]; o[mt][nt][2] *= alpha[1]; o[mt][nt][3] *= alpha[1]; }");
-          });
-        }
-        // P stays in registers: the S accumulator layout of two n-tiles is the A operand layout of one k-step.
-        w.line("uint32_t pa[MT][BC / 16][4];");
-        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-          unrolled("for (int kk = 0; kk < BC / 16; ++kk)", () => {
-            w.line("pa[mt][kk][0] = attnc_mma<T>::pack(s[mt][2 * kk][0], s[mt][2 * kk][1]);");
-            w.line("pa[mt][kk][1] = attnc_mma<T>::pack(s[mt][2 * kk][2], s[mt][2 * kk][3]);");
-            w.line("pa[mt][kk][2] = attnc_mma<T>::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);");
-            w.line("pa[mt][kk][3] = attnc_mma<T>::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);");
-          });
-        });
+        printScores(t, d, w);
+        printRescaleAndPack(t, w);
         w.line("const int next = next_tile(kt + 1);");
         w.line("attnc_cp_wait<0>();");
         w.line("__syncthreads();");
@@ -250,24 +155,7 @@ export function printFusedMma(
         w.line("kt = next;");
       });
       w.line("attnc_cp_wait<0>();");
-      // Finalise: quad-reduce the row sums, fold the sink, write outputs and row statistics.
-      unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-        unrolled("for (int r = 0; r < 2; ++r)", () => {
-          w.line("l_run[mt][r] += __shfl_xor_sync(0xffffffffu, l_run[mt][r], 1);");
-          w.line("l_run[mt][r] += __shfl_xor_sync(0xffffffffu, l_run[mt][r], 2);");
-          w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + r * 8;");
-          w.line("if (i_raw >= N) continue;");
-          w.line(`const int ${iName} = i_raw;`);
-          printRowScale(stage, d, w, slots, "m_run[mt][r]", "l_run[mt][r]", "(lane & 3) == 0");
-          unrolled("for (int nt = 0; nt < DV / 8; ++nt)", () => {
-            unrolled("for (int c2 = 0; c2 < 2; ++c2)", () => {
-              w.line(`const int ${eName} = nt * 8 + (lane & 3) * 2 + c2;`);
-              w.line("const float r_acc = o[mt][nt][r * 2 + c2] * scale;");
-              printOutputStore(stage, d, w, slots);
-            });
-          });
-        });
-      });
+      printFinalise(t, d, w, slots);
       w.line("__syncthreads();");
     });
   });

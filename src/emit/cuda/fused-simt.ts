@@ -4,8 +4,8 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { identifier } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { declareRows, extentCode, rowCountCode, type TensorSlot } from "./common.js";
-import { printOutputStore, printPrologue, printRowScale, printScoreElement } from "./fused-common.js";
+import { declareRows, type TensorSlot } from "./common.js";
+import { printOutputStore, printPrologue, printQueryTile, printRowScale, printScoreElement } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
 
 export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>): FusedKernel {
@@ -31,11 +31,7 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
     w.line("__shared__ float sQ[BR][D + 1];");
     w.line("__shared__ float sK[BC][D + 1];");
     w.line("__shared__ float sV[BC][DV + 1];");
-    w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
-    w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
-    w.line("const int i0 = (gridDim.x - 1 - blockIdx.x) * BR;");
-    w.line("const int i1 = min(i0 + BR, N) - 1;");
-    w.line("const int r_i0 = i0, r_i1 = i1;");
+    printQueryTile(stage, d, w);
     w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
       declareRows(c.rowVars, "(int)row", d, w);
       printPrologue(stage, d, w, slots, { q: "T", k: "TK", v: "TV" });

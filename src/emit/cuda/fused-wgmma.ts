@@ -1,0 +1,166 @@
+// Emit stage (CUDA): the fused attention kernel for Hopper (sm_90a) on warpgroup matrix products: a block of W
+// warpgroups owns 64 W query rows, each warpgroup 64 of them; Q, K and V sit in shared memory in wgmma's 128-byte
+// swizzled layout, K/V tiles are double-buffered with cp.async (the next tile loads while this one is computed),
+// S = Q K^T reads both operands from shared memory, and P stays in registers as the A operand of O += P V.
+import type { FusedStage } from "../../plan/plan.js";
+import { some } from "../../graph/walk.js";
+import type { Dialect } from "../expr.js";
+import { CodeWriter } from "../writer.js";
+import { declareRows, type TensorSlot } from "./common.js";
+import { printPrologue, printQueryTile } from "./fused-common.js";
+import type { FusedKernel } from "./fused-mma.js";
+import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
+import { wgmmaName, type WgmmaForm } from "./wgmma.js";
+
+/** Warpgroups a block (64 query rows each), keys a tile, and whether P V of one tile overlaps the next tile's softmax. */
+export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean };
+
+/** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
+export function wgmmaEligible(stage: FusedStage): boolean {
+  const d = stage.chain.headVar.extent;
+  const dv = stage.chain.valueVar.extent;
+  return d.kind === "const" && dv.kind === "const" && d.value % 64 === 0 && dv.value % 64 === 0 && d.value <= 128 && dv.value <= 128;
+}
+
+/**
+ * Measured on the H100 (bench/results/cuda-notes.md, step 9): two warpgroups (128 query rows), 128 keys a tile, and
+ * P V overlapping the next tile's softmax; S and O take 64 registers each at D = 128. Chains that read tensors in
+ * the score or mask spill there (a per-column document id takes BC / 4 more registers, a relative-bias table
+ * read per element more still): they use 64 keys a tile without the overlap (177-255 registers, no spill).
+ */
+export function wgmmaShape(stage: FusedStage): WgmmaShape {
+  const t = tileMath(stage);
+  const columnReads = t.hoisted.some((h) => h.over === "column");
+  const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
+  return columnReads || elementReads ? { warpgroups: 2, blockK: 64, overlap: false } : { warpgroups: 2, blockK: 128, overlap: true };
+}
+
+export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };
+
+export function printFusedWgmma(
+  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaShape,
+): WgmmaKernel {
+  const c = stage.chain;
+  const D = (c.headVar.extent as { value: number }).value;
+  const DV = (c.valueVar.extent as { value: number }).value;
+  const BC = shape.blockK;
+  const BR = 64 * shape.warpgroups;
+  const threads = 128 * shape.warpgroups;
+  const ptxType = ctype === "__half" ? "f16" : "bf16";
+  const ss: WgmmaForm = { operands: "ss", ptxType, n: BC };
+  const rs: WgmmaForm = { operands: "rs", ptxType, n: DV };
+  // Q, two buffers of K, and two of V (three when P V of one tile overlaps the next tile's scores); 1024 bytes more
+  // to align the start to the swizzle pattern's period.
+  const vBuffers = shape.overlap ? 3 : 2;
+  const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
+  const smemBytes = 1024 + qBytes + 2 * kBytes + vBuffers * vBytes;
+  const t = tileMath(stage);
+  const w = new CodeWriter();
+
+  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec) {`);
+  w.indented(() => {
+    w.line(`typedef ${ctype} T;`);
+    w.line(`constexpr int D = ${D}, DV = ${DV}, MT = 1, BR = ${BR}, BC = ${BC}, THREADS = ${threads};`);
+    w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
+    w.line("(void)LOG2E; (void)LN2;");
+    w.line("const float NEG_INF = __int_as_float(0xff800000);");
+    w.line("extern __shared__ __align__(1024) unsigned char smem_raw[];");
+    w.line("unsigned char* sQ = smem_raw + ((1024 - (attnc_smem(smem_raw) & 1023)) & 1023);");
+    w.line(`constexpr int Q_BYTES = ${qBytes}, K_BYTES = ${kBytes}, V_BYTES = ${vBytes};`);
+    w.line("auto sK = [&](int b) { return sQ + Q_BYTES + b * K_BYTES; };");
+    w.line("auto sV = [&](int b) { return sQ + Q_BYTES + 2 * K_BYTES + b * V_BYTES; };");
+    w.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
+    w.line("const int warp_row = warp * 16;  // this warp's first query row in the tile (its warpgroup's, + 16 per warp)");
+    w.line("const int group_row = (warp >> 2) * 64;  // this warpgroup's first query row");
+    printQueryTile(stage, d, w);
+    w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
+      declareRows(c.rowVars, "(int)row", d, w);
+      printPrologue(stage, d, w, slots);
+      const loadKV = (tile: string, kBuffer: string, vBuffer: string) => {
+        w.line(`attnc_load_tile_sw128<T, BC, D, THREADS>(sK(${kBuffer}), gK + (long long)${tile} * BC * k_rs, k_rs, k_cs, M - ${tile} * BC, vec & 2);`);
+        w.line(`attnc_load_tile_sw128<T, BC, DV, THREADS>(sV(${vBuffer}), gV + (long long)${tile} * BC * v_rs, v_rs, v_cs, M - ${tile} * BC, vec & 4);`);
+      };
+      // O += P V: V is [keys][DV] (DV contiguous, MN-major for this product): 16 keys a step are 2048 bytes,
+      // and the 64-column slabs of DV are BC * 128 bytes apart.
+      const issuePV = (vBuffer: string) => {
+        w.line("#pragma unroll");
+        w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(${vBuffer}) + kk * 2048, BC * 128, 1024), 1);`);
+        w.line("attnc_wgmma_commit();");
+      };
+      w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
+      w.line("int kt = next_tile(first);");
+      w.block("if (kt >= 0)", () => loadKV("kt", "0", "0"));
+      w.line("attnc_cp_commit();");
+      printRowState(t, d, w);
+      if (shape.overlap) w.line("uint32_t pa[MT][BC / 16][4];");
+      w.line("int it = 0;  // tiles done: tile it sits in K buffer it % 2 and V buffer it % " + vBuffers);
+      w.block("while (kt >= 0)", () => {
+        w.line("const int j0 = kt * BC;");
+        // This tile has landed, and every warpgroup is past the previous iteration, so the buffers of tile it - 1
+        // (K) and it - 2 (V, whose P V was waited for there) are free: the next live tile loads into them while
+        // this one is computed.
+        w.line("attnc_cp_wait<0>();");
+        w.line("attnc_fence_async_smem();");
+        w.line("__syncthreads();");
+        w.line("const int next = next_tile(kt + 1);");
+        w.block("if (next >= 0)", () => loadKV("next", "(it + 1) & 1", `(it + 1) % ${vBuffers}`));
+        w.line("attnc_cp_commit();");
+        // S = Q K^T: 64 rows of this warpgroup against BC keys, D / 16 steps of k16 (4 a 128-byte slab).
+        w.line("float s[MT][BC / 8][4];");
+        if (shape.overlap) {
+          w.line("attnc_fence_regs(o[0]);");
+          w.line("attnc_fence_regs(pa[0]);");
+        }
+        w.line("attnc_wgmma_fence();");
+        w.line("#pragma unroll");
+        w.block("for (int kk = 0; kk < D / 16; ++kk)", () => {
+          w.line("const uint64_t da = attnc_desc(sQ + (kk >> 2) * (BR * 128) + group_row * 128 + (kk & 3) * 32, 16, 1024);");
+          w.line("const uint64_t db = attnc_desc(sK(it & 1) + (kk >> 2) * (BC * 128) + (kk & 3) * 32, 16, 1024);");
+          w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
+        });
+        w.line("attnc_wgmma_commit();");
+        if (shape.overlap) {
+          // The previous tile's P V is issued behind S and runs while this tile's scores and softmax are computed.
+          w.block("if (it > 0)", () => {
+            issuePV(`(it + ${vBuffers - 1}) % ${vBuffers}`);
+            w.line("attnc_wgmma_wait<1>();");
+          });
+          w.line("else attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(s[0]);");
+          printScores(t, d, w);
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(o[0]);");
+          printRescaleAndPack(t, w, false);
+        } else {
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(s[0]);");
+          printScores(t, d, w);
+          printRescaleAndPack(t, w);
+          w.line("attnc_fence_regs(o[0]);");
+          w.line("attnc_fence_regs(pa[0]);");
+          w.line("attnc_wgmma_fence();");
+          issuePV("it % 2");
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(o[0]);");
+        }
+        w.line("++it;");
+        w.line("kt = next;");
+      });
+      if (shape.overlap) {
+        w.block("if (it > 0)", () => {
+          w.line("attnc_fence_regs(o[0]);");
+          w.line("attnc_fence_regs(pa[0]);");
+          w.line("attnc_wgmma_fence();");
+          issuePV(`(it + ${vBuffers - 1}) % ${vBuffers}`);
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(o[0]);");
+        });
+      }
+      w.line("attnc_cp_wait<0>();");
+      printFinalise(t, d, w, slots);
+      w.line("__syncthreads();");
+    });
+  });
+  w.line("}");
+  return { name, code: w.toString(), threads, smemBytes, blockQ: BR, forms: [ss, rs] };
+}

@@ -1,0 +1,109 @@
+// The sm_90a kernel on warpgroup matrix products: where it applies, its tile shapes, its shared memory, the wgmma
+// helpers' operand lists, and the softmax's deferred score scale. (nvcc builds every emitted file in
+// cuda-compile.test.ts; the GPU checks are bench/cuda/harness.py's.)
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { compile } from "../../src/compile.js";
+import { deferredScale } from "../../src/emit/cuda/fused-common.js";
+import { printFusedWgmma, wgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
+import { printWgmma } from "../../src/emit/cuda/wgmma.js";
+import { cudaDialect } from "../../src/emit/cuda/dialect.js";
+import type { FusedStage } from "../../src/plan/plan.js";
+import { planned } from "../support/programs.js";
+
+const cuda = (path: string, arch: "sm_80" | "sm_90a", D?: number) =>
+  compile(readFileSync(path, "utf8"), { fileName: path, target: "cuda", arch, defines: D === undefined ? {} : { D } }).kernels[0].cuda!;
+
+const fusedStage = (source: string, D: number): FusedStage => {
+  const stage = planned(source, { D }).stages.find((s) => s.kind === "fused");
+  if (stage === undefined || stage.kind !== "fused") throw new Error("no fused stage");
+  return stage;
+};
+
+const plain = (scale: string, normaliser = "softmax[j](s[b, h, i, j])") => `kernel k(q: bf16[B, H, N, D], k: bf16[B, H, N, D], v: bf16[B, H, N, D]) -> (o: bf16[B, H, N, D]) {
+  s[b, h, i, j] = ${scale}
+  o[b, h, i, e] = sum[j](${normaliser} * v[b, h, j, e])
+}`;
+
+describe("the sm_90a wgmma kernel", () => {
+  it("is chosen for sm_90a at head dims in 64-wide slabs, and mma.sync otherwise", () => {
+    for (const D of [64, 128]) {
+      const hopper = cuda("bench/cuda/programs/causal.attn", "sm_90a", D);
+      expect(hopper).toContain("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16");
+      expect(hopper).toContain(`m64n${D}k16`);
+      expect(hopper).toContain("(tensor cores, wgmma)");
+      expect(hopper).not.toContain("attnc_mma<T>::run(");
+      const ampere = cuda("bench/cuda/programs/causal.attn", "sm_80", D);
+      expect(ampere).toContain("attnc_mma<T>::run(");
+      expect(ampere).not.toContain("wgmma");
+    }
+    // D = 96 is a whole number of k16 steps but not of 128-byte slabs: mma.sync on sm_90a too.
+    const d96 = cuda("bench/cuda/programs/causal.attn", "sm_90a", 96);
+    expect(d96).toContain("attnc_mma<T>::run(");
+    expect(d96).not.toContain("wgmma");
+  });
+
+  it("refuses to build for a target without wgmma, with a message naming the flag", () => {
+    expect(cuda("bench/cuda/programs/full.attn", "sm_90a", 128)).toContain(
+      '#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)\n#error "this translation unit uses wgmma (generated for sm_90a): compile it with -gencode=arch=compute_90a,code=sm_90a"',
+    );
+  });
+
+  it("takes 128-key tiles with P V overlapping the softmax, and 64 without for chains that read tensors per score", () => {
+    const shape = (path: string, D: number) => wgmmaShape(fusedStage(readFileSync(path, "utf8"), D));
+    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: true });
+    expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: true });
+    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 2, blockK: 64, overlap: false });
+    expect(shape("examples/relative-bias.attn", 64)).toEqual({ warpgroups: 2, blockK: 64, overlap: false });
+  });
+
+  it("fits an H100 block's shared memory at every shape, with the third V buffer only when P V overlaps", () => {
+    const stage = fusedStage(readFileSync("bench/cuda/programs/full.attn", "utf8"), 128);
+    const d = cudaDialect({ tensorIndex: new Map([["q", 0], ["k", 1], ["v", 2], ["o", 3]]), sizeIndex: new Map(), scalarIndex: new Map() }, { fastMath: true });
+    const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, rank: 4, ctype: "__nv_bfloat16" }]));
+    const bytes = (warpgroups: number, blockK: number, overlap: boolean) =>
+      printFusedWgmma("k", stage, d, slots, "__nv_bfloat16", { warpgroups, blockK, overlap }).smemBytes;
+    // Q (64 rows a warpgroup), two K buffers and two or three V buffers of BC x 128 bf16, and 1024 bytes of alignment.
+    expect(bytes(2, 128, true)).toBe(1024 + 2 * 64 * 256 + 2 * 128 * 256 + 3 * 128 * 256);
+    expect(bytes(2, 128, false)).toBe(1024 + 2 * 64 * 256 + 4 * 128 * 256);
+    for (const [g, b, o] of [[1, 64, true], [2, 64, true], [2, 128, true], [3, 128, true]] as const) expect(bytes(g, b, o)).toBeLessThanOrEqual(227 * 1024);
+  });
+
+  it("prints wgmma helpers whose operand numbers follow the accumulator count", () => {
+    const ss = printWgmma({ operands: "ss", ptxType: "bf16", n: 128 });
+    expect(ss).toContain("float (&d)[16][4], uint64_t desc_a, uint64_t desc_b, int scale_d");
+    expect(ss).toContain("setp.ne.b32 p, %66, 0;");
+    expect(ss).toContain("{%0, %1, ");
+    expect(ss).toContain("%63}, %64, %65, p, 1, 1, 0, 0;");
+    expect(ss).toContain('"+f"(d[15][3])\n');
+    const rs = printWgmma({ operands: "rs", ptxType: "f16", n: 64 });
+    expect(rs).toContain("wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0,");
+    expect(rs).toContain("%31}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;");
+    expect(rs).toContain("setp.ne.b32 p, %37, 0;");
+    expect(rs.match(/"\+f"/g)).toHaveLength(32);
+  });
+});
+
+describe("the softmax's deferred score scale", () => {
+  const scaleOf = (source: string) => deferredScale(fusedStage(source, 64));
+
+  it("is c log2(e) for a score times a positive constant", () => {
+    expect(scaleOf(plain("sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(D)"))).toBeCloseTo(Math.LOG2E / 8, 12);
+    expect(scaleOf(plain("0.25 * sum[d](q[b, h, i, d] * k[b, h, j, d])"))).toBeCloseTo(0.25 * Math.LOG2E, 12);
+  });
+
+  it("is not taken for a negative scale, a bias, a capped score or an element-wise normaliser", () => {
+    expect(scaleOf(plain("sum[d](q[b, h, i, d] * k[b, h, j, d]) * -0.125"))).toBeUndefined();
+    expect(scaleOf(plain("sum[d](q[b, h, i, d] * k[b, h, j, d]) * 0.125 + 1.0"))).toBeUndefined();
+    expect(scaleOf(plain("30.0 * tanh(sum[d](q[b, h, i, d] * k[b, h, j, d]) / 30.0)"))).toBeUndefined();
+    expect(scaleOf(plain("sum[d](q[b, h, i, d] * k[b, h, j, d]) * 0.125", "sigmoid(s[b, h, i, j])"))).toBeUndefined();
+  });
+
+  it("leaves raw products in the tensor-core kernels and scales inside exp2, but not in the f32 SIMT kernel", () => {
+    const hopper = cuda("bench/cuda/programs/full.attn", "sm_90a", 128);
+    expect(hopper).toContain("float x = r_score;");
+    expect(hopper).toMatch(/attnc_exp2\(fmaf\(s\[mt\]\[nt\]\[cc\], 0\.127517\d*f, -base\[cc >> 1\]\)\)/);
+    const simt = cuda("bench/cuda/programs/sigmoid-f32.attn", "sm_90a", 32);
+    expect(simt).not.toContain("float x = r_score;");
+  });
+});
