@@ -18,8 +18,9 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 1, blockK: 64, overlap: false },
   { warpgroups: 2, blockK: 64, overlap: true },
   { warpgroups: 2, blockK: 128, overlap: false },
+  { warpgroups: 2, blockK: 64, overlap: false, lookahead: true },
 ];
-const shapeTag = (s: WgmmaShape) => `g${s.warpgroups}b${s.blockK}${s.overlap ? "" : "s"}`;
+const shapeTag = (s: WgmmaShape) => `g${s.warpgroups}b${s.blockK}${s.overlap ? "" : "s"}${s.lookahead ? "l" : ""}`;
 
 type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
 

@@ -9,7 +9,9 @@ import { printFusedWgmma, wgmmaShape } from "../../src/emit/cuda/fused-wgmma.js"
 import { printWgmma } from "../../src/emit/cuda/wgmma.js";
 import { cudaDialect } from "../../src/emit/cuda/dialect.js";
 import type { FusedStage } from "../../src/plan/plan.js";
-import { planned } from "../support/programs.js";
+import { emitCuda } from "../../src/emit/cuda/index.js";
+import { planKernel } from "../../src/plan/plan.js";
+import { checked, planned } from "../support/programs.js";
 
 const cuda = (path: string, arch: "sm_80" | "sm_90a", D?: number) =>
   compile(readFileSync(path, "utf8"), { fileName: path, target: "cuda", arch, defines: D === undefined ? {} : { D } }).kernels[0].cuda!;
@@ -67,6 +69,22 @@ describe("the sm_90a wgmma kernel", () => {
     expect(bytes(2, 128, true)).toBe(1024 + 2 * 64 * 256 + 2 * 128 * 256 + 3 * 128 * 256);
     expect(bytes(2, 128, false)).toBe(1024 + 2 * 64 * 256 + 4 * 128 * 256);
     for (const [g, b, o] of [[1, 64, true], [2, 64, true], [2, 128, true], [3, 128, true]] as const) expect(bytes(g, b, o)).toBeLessThanOrEqual(227 * 1024);
+  });
+
+  it("looks the next live tile up behind the S product only when the shape asks for it", () => {
+    const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
+    const source = (lookahead: boolean) => emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: false, lookahead } })!.source;
+    const plainLoop = source(false);
+    expect(plainLoop).toContain("const int next = next_tile(kt + 1);");
+    expect(plainLoop).not.toContain("after_next");
+    const early = source(true);
+    expect(early).not.toContain("const int next = next_tile(kt + 1);");
+    expect(early).toContain("int next = kt >= 0 ? next_tile(kt + 1) : -1;");
+    const loop = early.slice(early.indexOf("while (kt >= 0)"));
+    const issued = loop.indexOf("attnc_wgmma_commit();");
+    expect(issued).toBeGreaterThan(0);
+    expect(loop.indexOf("const int after_next = next >= 0 ? next_tile(next + 1) : -1;")).toBeGreaterThan(issued);
+    expect(loop).toContain("next = after_next;");
   });
 
   it("prints wgmma helpers whose operand numbers follow the accumulator count", () => {

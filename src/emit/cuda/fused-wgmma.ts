@@ -12,8 +12,12 @@ import type { FusedKernel } from "./fused-mma.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
 
-/** Warpgroups a block (64 query rows each), keys a tile, and whether P V of one tile overlaps the next tile's softmax. */
-export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean };
+/**
+ * Warpgroups a block (64 query rows each), keys a tile, whether P V of one tile overlaps the next tile's softmax, and
+ * whether the next live tile is looked up one iteration early, behind the S product (for run-time tile tables; not
+ * yet measured, bench/results/cuda-notes.md step 11).
+ */
+export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean; readonly lookahead?: boolean };
 
 /** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
 export function wgmmaEligible(stage: FusedStage): boolean {
@@ -89,6 +93,7 @@ export function printFusedWgmma(
       };
       w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
       w.line("int kt = next_tile(first);");
+      if (shape.lookahead) w.line("int next = kt >= 0 ? next_tile(kt + 1) : -1;");
       w.block("if (kt >= 0)", () => loadKV("kt", "0", "0"));
       w.line("attnc_cp_commit();");
       printRowState(t, d, w);
@@ -102,7 +107,7 @@ export function printFusedWgmma(
         w.line("attnc_cp_wait<0>();");
         w.line("attnc_fence_async_smem();");
         w.line("__syncthreads();");
-        w.line("const int next = next_tile(kt + 1);");
+        if (!shape.lookahead) w.line("const int next = next_tile(kt + 1);");
         w.block("if (next >= 0)", () => loadKV("next", "(it + 1) & 1", `(it + 1) % ${vBuffers}`));
         w.line("attnc_cp_commit();");
         // S = Q K^T: 64 rows of this warpgroup against BC keys, D / 16 steps of k16 (4 a 128-byte slab).
@@ -119,6 +124,8 @@ export function printFusedWgmma(
           w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
         });
         w.line("attnc_wgmma_commit();");
+        // With lookahead, the live tile after next is found while the tensor cores work on S.
+        if (shape.lookahead) w.line("const int after_next = next >= 0 ? next_tile(next + 1) : -1;");
         if (shape.overlap) {
           // The previous tile's P V is issued behind S and runs while this tile's scores and softmax are computed.
           w.block("if (it > 0)", () => {
@@ -145,6 +152,7 @@ export function printFusedWgmma(
         }
         w.line("++it;");
         w.line("kt = next;");
+        if (shape.lookahead) w.line("next = after_next;");
       });
       if (shape.overlap) {
         w.block("if (it > 0)", () => {
