@@ -8,14 +8,17 @@ import { emitCuda } from "../../src/emit/cuda/index.js";
 import { mmaShape, type MmaShape } from "../../src/emit/cuda/fused-mma.js";
 import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
 import type { FusedStage } from "../../src/plan/plan.js";
+import { wgmmaShapeTag } from "./shape-tag.js";
 
 // Kernels timed beside the default (the sm_90a wgmma kernel where it applies): the mma.sync kernel at its own
-// default shape (tagged mma), and other wgmma tile shapes (tagged gWbB, with s where P V does not overlap the softmax and l where the next tile is looked up early); earlier runs tried more mma.sync shapes
+// default shape (tagged mma), and other wgmma tile shapes (tagged by shape-tag.ts); earlier runs tried more mma.sync shapes
 // (bench/results/cuda-notes.md).
 type Variant = { readonly tag: string; readonly options: { mma?: MmaShape; wgmma?: WgmmaShape } };
 function variants(stage: FusedStage, D: number, program: string): Variant[] {
-  const wgmma = (warpgroups: number, blockK: number, overlap = true, lookahead = false): Variant =>
-    ({ tag: `g${warpgroups}b${blockK}${overlap ? "" : "s"}${lookahead ? "l" : ""}`, options: { wgmma: { warpgroups, blockK, overlap, lookahead } } });
+  const wgmma = (warpgroups: number, blockK: number, overlap = true, lookahead = false): Variant => {
+    const shape = { warpgroups, blockK, overlap, lookahead };
+    return { tag: wgmmaShapeTag(shape), options: { wgmma: shape } };
+  };
   const out: Variant[] = [{ tag: "mma", options: { mma: mmaShape(stage) } }, wgmma(2, 64), wgmma(2, 128), wgmma(2, 64, false), wgmma(2, 128, false)];
   if (program === "full" || program === "causal") out.push(wgmma(1, 128), wgmma(1, 64), ...(D <= 64 ? [wgmma(3, 128), wgmma(3, 64)] : []));
   if (program === "document") out.push(wgmma(1, 64, false), wgmma(1, 64), wgmma(2, 64, false, true), wgmma(1, 64, false, true));

@@ -10,9 +10,10 @@ import type { CheckedKernel, Extent } from "../../src/check/typed.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { emitCuda } from "../../src/emit/cuda/index.js";
 import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
+import { wgmmaShapeTag } from "./shape-tag.js";
 
 // wgmma tile shapes checked beside each case's default, so that a shape can become a default once it has passed
-// here (tagged like bench/cuda/make-bench.ts's variants).
+// here (tagged as in shape-tag.ts, like make-bench.ts's variants).
 const shapes: WgmmaShape[] = [
   { warpgroups: 1, blockK: 64, overlap: true },
   { warpgroups: 1, blockK: 64, overlap: false },
@@ -20,7 +21,6 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 2, blockK: 128, overlap: false },
   { warpgroups: 2, blockK: 64, overlap: false, lookahead: true },
 ];
-const shapeTag = (s: WgmmaShape) => `g${s.warpgroups}b${s.blockK}${s.overlap ? "" : "s"}${s.lookahead ? "l" : ""}`;
 
 type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
 
@@ -70,7 +70,7 @@ for (const [n, c] of cases.entries()) {
   for (const [x, k] of result.kernels.entries()) {
     const base = `${k.name}_${Object.entries(c.defines).map(([a, b]) => `${a}${b}`).join("_") || "default"}`;
     const wgmma = hopper.kernels[x].cuda!.includes("wgmma.mma_async");
-    const tags = [`${base}_sm80`, `${base}_sm90a`, ...(wgmma ? shapes.map((s) => `${base}_sm90a_${shapeTag(s)}`) : [])];
+    const tags = [`${base}_sm80`, `${base}_sm90a`, ...(wgmma ? shapes.map((s) => `${base}_sm90a_${wgmmaShapeTag(s)}`) : [])];
     if (!compiled.has(base)) {
       compiled.add(base);
       const plan = planKernel(k.checked).plan;

@@ -67,16 +67,15 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
 /**
  * With the query and key variables and r_score in scope (and j_raw, guarded): applies the score function and
  * the mask, and leaves in `target` the log2-scaled score (softmax) or the normalised probability (element-wise);
- * with `deferScale`, a score that deferredScale accepts is left raw for the softmax to scale.
+ * with `rawScore` (the caller's softmax applies deferredScale's factor), the score function is not applied.
  */
-export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string, deferScale = false): void {
+export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string, rawScore = false): void {
   const c = stage.chain;
   const expr = (e: Expr) => printExpr(e, d, w);
   const softmax = c.normalizer.kind === "softmax";
   w.line(`const float r_score = ${target};`);
-  // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one; a positive
-  // constant scale alone is applied later, inside the exponent's multiply-add (deferredScale).
-  w.line(`float x = ${deferScale && deferredScale(stage) !== undefined ? "r_score" : expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
+  // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one.
+  w.line(`float x = ${rawScore ? "r_score" : expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
   w.block("if (guarded)", () => {
     w.line(`if (j_raw >= M${c.mask ? ` || !(${expr(c.mask)})` : ""}) x = NEG_INF;`);
   });

@@ -15,8 +15,13 @@ export const unrolled = (w: CodeWriter, head: string, body: () => void): void =>
   w.block(head, body);
 };
 
-/** The chain with its key- or query-independent tensor reads replaced by hoisted values. */
-export type TileMath = { readonly stage: FusedStage; readonly element: FusedStage; readonly hoisted: readonly Hoisted[] };
+/**
+ * The chain with its key- or query-independent tensor reads replaced by hoisted values, and the score scale the
+ * softmax applies inside exp2 to raw products, where the score allows it (deferredScale).
+ */
+export type TileMath = {
+  readonly stage: FusedStage; readonly element: FusedStage; readonly hoisted: readonly Hoisted[]; readonly scale: number | undefined;
+};
 
 /**
  * Tensor reads that do not depend on the key (ALiBi's slopes[h], a document id doc[b, i]) are loaded once per row
@@ -29,7 +34,7 @@ export function tileMath(stage: FusedStage): TileMath {
   const hoistBoth = (e: Expr) => hoist(hoist(e, "row", c.keyVar.name, hoisted), "column", c.queryVar.name, hoisted);
   const scoreMod = hoistBoth(c.scoreMod);
   const mask = c.mask === undefined ? undefined : hoistBoth(c.mask);
-  return { stage, element: { ...stage, chain: { ...c, scoreMod, mask } }, hoisted };
+  return { stage, element: { ...stage, chain: { ...c, scoreMod, mask } }, hoisted, scale: deferredScale(stage) };
 }
 
 /** Declares the O accumulators, the row-hoisted values and the running max and sum, before the key loop. */
@@ -86,13 +91,12 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter): void {
         w.line(`const int ${jName} = min(j_raw, M - 1);`);
         w.line(`(void)${iName}; (void)${jName};`);
         for (const h of t.hoisted) w.line(`const ${d[h.value.type]} ${d.ref(h.name)} = hoisted_${h.name}${h.over === "row" ? "[mt][cc >> 1]" : "[nt][cc & 1]"};`);
-        printScoreElement(t.element, d, w, "s[mt][nt][cc]", true);
+        printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined);
       });
     });
   });
   if (c.normalizer.kind === "softmax") {
-    const deferred = deferredScale(t.stage);
-    const scale = deferred === undefined ? undefined : d.floatLiteral(deferred);
+    const scale = t.scale === undefined ? undefined : d.floatLiteral(t.scale);
     w.line("float alpha[MT][2];");
     unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
       // With a deferred scale the scores are raw: their maximum is scaled once per row, and exp2 takes s * scale - m

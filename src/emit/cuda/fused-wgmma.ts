@@ -1,7 +1,8 @@
 // Emit stage (CUDA): the fused attention kernel for Hopper (sm_90a) on warpgroup matrix products: a block of W
 // warpgroups owns 64 W query rows, each warpgroup 64 of them; Q, K and V sit in shared memory in wgmma's 128-byte
-// swizzled layout, K/V tiles are double-buffered with cp.async (the next tile loads while this one is computed),
-// S = Q K^T reads both operands from shared memory, and P stays in registers as the A operand of O += P V.
+// swizzled layout, K/V tiles stream through two K and two or three V buffers with cp.async (the next tile loads
+// while this one is computed), S = Q K^T reads both operands from shared memory, and P stays in registers as the
+// A operand of O += P V.
 import type { FusedStage } from "../../plan/plan.js";
 import { some } from "../../graph/walk.js";
 import type { Dialect } from "../expr.js";
@@ -91,6 +92,15 @@ export function printFusedWgmma(
         w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(${vBuffer}) + kk * 2048, BC * 128, 1024), 1);`);
         w.line("attnc_wgmma_commit();");
       };
+      // P V on its own: fenced after the rescale and the packing that wrote o and pa, and waited for.
+      const runPV = (vBuffer: string) => {
+        w.line("attnc_fence_regs(o[0]);");
+        w.line("attnc_fence_regs(pa[0]);");
+        w.line("attnc_wgmma_fence();");
+        issuePV(vBuffer);
+        w.line("attnc_wgmma_wait<0>();");
+        w.line("attnc_fence_regs(o[0]);");
+      };
       w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
       w.line("int kt = next_tile(first);");
       if (shape.lookahead) w.line("int next = kt >= 0 ? next_tile(kt + 1) : -1;");
@@ -143,26 +153,14 @@ export function printFusedWgmma(
           w.line("attnc_fence_regs(s[0]);");
           printScores(t, d, w);
           printRescaleAndPack(t, w);
-          w.line("attnc_fence_regs(o[0]);");
-          w.line("attnc_fence_regs(pa[0]);");
-          w.line("attnc_wgmma_fence();");
-          issuePV("it % 2");
-          w.line("attnc_wgmma_wait<0>();");
-          w.line("attnc_fence_regs(o[0]);");
+          runPV("it % 2");
         }
         w.line("++it;");
         w.line("kt = next;");
         if (shape.lookahead) w.line("next = after_next;");
       });
       if (shape.overlap) {
-        w.block("if (it > 0)", () => {
-          w.line("attnc_fence_regs(o[0]);");
-          w.line("attnc_fence_regs(pa[0]);");
-          w.line("attnc_wgmma_fence();");
-          issuePV(`(it + ${vBuffers - 1}) % ${vBuffers}`);
-          w.line("attnc_wgmma_wait<0>();");
-          w.line("attnc_fence_regs(o[0]);");
-        });
+        w.block("if (it > 0)", () => runPV(`(it + ${vBuffers - 1}) % ${vBuffers}`));
       }
       w.line("attnc_cp_wait<0>();");
       printFinalise(t, d, w, slots);
