@@ -15,13 +15,12 @@ import { wgmmaShapeTag } from "./shape-tag.js";
 // (bench/results/cuda-notes.md).
 type Variant = { readonly tag: string; readonly options: { mma?: MmaShape; wgmma?: WgmmaShape } };
 function variants(stage: FusedStage, D: number, program: string): Variant[] {
-  const wgmma = (warpgroups: number, blockK: number, overlap = true, lookahead = false): Variant => {
-    const shape = { warpgroups, blockK, overlap, lookahead };
+  const wgmma = (warpgroups: number, blockK: number, overlap = true): Variant => {
+    const shape = { warpgroups, blockK, overlap };
     return { tag: wgmmaShapeTag(shape), options: { wgmma: shape } };
   };
-  const out: Variant[] = [{ tag: "mma", options: { mma: mmaShape(stage) } }, wgmma(2, 64), wgmma(2, 128), wgmma(2, 64, false), wgmma(2, 128, false)];
-  if (program === "full" || program === "causal") out.push(wgmma(1, 128), wgmma(1, 64), ...(D <= 64 ? [wgmma(3, 128), wgmma(3, 64)] : []));
-  if (program === "document") out.push(wgmma(1, 64, false), wgmma(1, 64), wgmma(2, 64, false, true), wgmma(1, 64, false, true));
+  const out: Variant[] = [{ tag: "mma", options: { mma: mmaShape(stage) } }, wgmma(2, 64), wgmma(2, 128), wgmma(1, 64), wgmma(1, 64, false)];
+  if (program === "full" || program === "causal") out.push(wgmma(1, 128), ...(D <= 64 ? [wgmma(3, 64)] : []));
   return out;
 }
 

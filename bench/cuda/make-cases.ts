@@ -18,8 +18,7 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 1, blockK: 64, overlap: true },
   { warpgroups: 1, blockK: 64, overlap: false },
   { warpgroups: 2, blockK: 64, overlap: true },
-  { warpgroups: 2, blockK: 128, overlap: false },
-  { warpgroups: 2, blockK: 64, overlap: false, lookahead: true },
+  { warpgroups: 2, blockK: 128, overlap: true },
 ];
 
 type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };

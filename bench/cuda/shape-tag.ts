@@ -1,6 +1,6 @@
 // Benchmark support (CUDA): the tag a wgmma tile shape goes by in kernel file names, shared by make-bench.ts and
 // make-cases.ts so that a shape timed in one is the shape checked in the other: gWbB, then s where P V does not
-// overlap the softmax and l where the next tile is looked up early.
+// overlap the softmax.
 import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
 
-export const wgmmaShapeTag = (s: WgmmaShape): string => `g${s.warpgroups}b${s.blockK}${s.overlap ? "" : "s"}${s.lookahead ? "l" : ""}`;
+export const wgmmaShapeTag = (s: WgmmaShape): string => `g${s.warpgroups}b${s.blockK}${s.overlap ? "" : "s"}`;

@@ -31,8 +31,8 @@ describe("the sm_90a wgmma kernel", () => {
   it("is chosen for sm_90a at head dims in 64-wide slabs, and mma.sync otherwise", () => {
     for (const D of [64, 128]) {
       const hopper = cuda("bench/cuda/programs/causal.attn", "sm_90a", D);
-      expect(hopper).toContain("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16");
-      expect(hopper).toContain(`m64n${D}k16`);
+      // S = Q K^T is m64nBCk16 and O += P V m64nDk16: BC is 64 at D = 64 and 128 at D = 128.
+      expect(hopper).toContain(`wgmma.mma_async.sync.aligned.m64n${D}k16.f32.bf16.bf16`);
       expect(hopper).toContain("(tensor cores, wgmma)");
       expect(hopper).not.toContain("attnc_mma<T>::run(");
       const ampere = cuda("bench/cuda/programs/causal.attn", "sm_80", D);
@@ -51,12 +51,14 @@ describe("the sm_90a wgmma kernel", () => {
     );
   });
 
-  it("takes 128-key tiles with P V overlapping the softmax, and 64 without for chains that read tensors per score", () => {
+  it("takes two warpgroups and 128-key tiles at D = 128, one warpgroup and 64-key tiles at D = 64 or for chains that read tensors per score", () => {
     const shape = (path: string, D: number) => wgmmaShape(fusedStage(readFileSync(path, "utf8"), D));
     expect(shape("bench/cuda/programs/full.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: true });
     expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: true });
-    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 2, blockK: 64, overlap: false });
-    expect(shape("examples/relative-bias.attn", 64)).toEqual({ warpgroups: 2, blockK: 64, overlap: false });
+    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
+    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
+    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 1, blockK: 64, overlap: true });
+    expect(shape("examples/relative-bias.attn", 128)).toEqual({ warpgroups: 1, blockK: 64, overlap: true });
   });
 
   it("fits an H100 block's shared memory at every shape, with the third V buffer only when P V overlaps", () => {
@@ -71,20 +73,33 @@ describe("the sm_90a wgmma kernel", () => {
     for (const [g, b, o] of [[1, 64, true], [2, 64, true], [2, 128, true], [3, 128, true]] as const) expect(bytes(g, b, o)).toBeLessThanOrEqual(227 * 1024);
   });
 
-  it("looks the next live tile up behind the S product only when the shape asks for it", () => {
+  it("classifies 32 key tiles a round and keeps their classes, so a run-time table is read once a window", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
-    const source = (lookahead: boolean) => emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: false, lookahead } })!.source;
-    const plainLoop = source(false);
-    expect(plainLoop).toContain("const int next = next_tile(kt + 1);");
-    expect(plainLoop).not.toContain("after_next");
-    const early = source(true);
-    expect(early).not.toContain("const int next = next_tile(kt + 1);");
-    expect(early).toContain("int next = kt >= 0 ? next_tile(kt + 1) : -1;");
-    const loop = early.slice(early.indexOf("while (kt >= 0)"));
-    const issued = loop.indexOf("attnc_wgmma_commit();");
-    expect(issued).toBeGreaterThan(0);
-    expect(loop.indexOf("const int after_next = next >= 0 ? next_tile(next + 1) : -1;")).toBeGreaterThan(issued);
-    expect(loop).toContain("next = after_next;");
+    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+    const next = source.slice(source.indexOf("auto next_tile"), source.indexOf("auto tile_full ="));
+    // The tables are read inside the refill of the window only, and tile_full answers from the window.
+    expect(next).toContain("if (kt < window || kt >= window + 32) {");
+    expect(next).toContain("window_live = __ballot_sync(0xffffffffu, inside && !tile_empty(candidate));");
+    expect(next).toContain("window_full = __ballot_sync(0xffffffffu, inside && tile_full_at(candidate));");
+    expect(source).toContain("return kt >= window && kt < window + 32 ? ((window_full >> (kt - window)) & 1u) != 0u : tile_full_at(kt);");
+    const loop = source.slice(source.indexOf("while (kt >= 0)"));
+    expect(loop).not.toContain("tile_full_at(");
+    expect(loop).not.toContain("ld_5(");
+  });
+
+  it("reads a column value that only the mask uses (doc[b, j]) in guarded tiles alone", () => {
+    const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
+    const loop = emitCuda(plan, { arch: "sm_90a" })!.source.split("while (kt >= 0)")[1];
+    const guardedPass = loop.indexOf("if (guarded) {");
+    const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, v_b, v_j);");
+    expect(guardedPass).toBeGreaterThan(0);
+    expect(columnRead).toBeGreaterThan(guardedPass);
+    expect(loop.match(/hoisted_h1\[nt\]\[c1\] = /g)).toHaveLength(1);
+    expect(loop.slice(guardedPass)).toContain("if (j_raw >= M || !(((v_j <= v_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
+    // A bias read per key and used by the score itself stays in the score pass (ALiBi reads none per key, so the
+    // sliding window, whose mask reads no tensor, keeps its mask inline).
+    const sliding = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/sliding.attn", "utf8"), { D: 128 })).plan, { arch: "sm_90a" })!.source;
+    expect(sliding).toMatch(/if \(guarded\) \{\n\s*if \(j_raw >= M \|\| /);
   });
 
   it("prints wgmma helpers whose operand numbers follow the accumulator count", () => {

@@ -4,6 +4,7 @@ import type { Expr } from "../../check/typed.js";
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { printExpr } from "../expr.js";
+import { some } from "../../graph/walk.js";
 import type { CodeWriter } from "../writer.js";
 import { extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
 
@@ -36,10 +37,35 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
       w.line(`return ${expr(e)};`);
     }, "};");
   classify("tile_empty", stage.tiles.empty);
-  classify("tile_full", stage.tiles.full);
-  if (c.maskedIsZero) {
-    // Each warp tests 32 candidate tiles at once and takes the first live one: the same answer in every warp,
-    // without a barrier, and one round of (table) loads per 32 tiles instead of one per tile.
+  classify("tile_full_at", stage.tiles.full);
+  const tables = some(stage.tiles.empty, (x) => x.kind === "load") || some(stage.tiles.full, (x) => x.kind === "load");
+  if (c.maskedIsZero && tables) {
+    // Tiles classified from run-time tables (document ids): each warp classifies a window of 32 candidate tiles at
+    // once (one lane a tile, two ballots) and keeps both bit masks: the same answer in every warp without a
+    // barrier, and one round of table loads per 32 tiles instead of one or two per tile visited. tile_full reads
+    // the window and classifies tiles outside it itself.
+    w.line("int window = -32;");
+    w.line("unsigned window_live = 0u, window_full = 0u;");
+    w.block("auto next_tile = [&](int kt) -> int", () => {
+      w.block("while (kt < tile_end)", () => {
+        w.block("if (kt < window || kt >= window + 32)", () => {
+          w.line("const int candidate = kt + (int)(threadIdx.x & 31);");
+          w.line("const bool inside = candidate < tile_end;");
+          w.line("window_live = __ballot_sync(0xffffffffu, inside && !tile_empty(candidate));");
+          w.line("window_full = __ballot_sync(0xffffffffu, inside && tile_full_at(candidate));");
+          w.line("window = kt;");
+        });
+        w.line("const unsigned live = window_live >> (kt - window);");
+        w.line("if (live != 0u) return kt + __ffs((int)live) - 1;");
+        w.line("kt = window + 32;");
+      });
+      w.line("return -1;");
+    }, "};");
+    w.block("auto tile_full = [&](int kt) -> bool", () => {
+      w.line("return kt >= window && kt < window + 32 ? ((window_full >> (kt - window)) & 1u) != 0u : tile_full_at(kt);");
+    }, "};");
+  } else if (c.maskedIsZero) {
+    // Classes computed from indices alone: each warp tests 32 candidate tiles at once and takes the first live one.
     w.block("auto next_tile = [&](int kt) -> int", () => {
       w.block("while (kt < tile_end)", () => {
         w.line("const int candidate = kt + (int)(threadIdx.x & 31);");
@@ -49,9 +75,17 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
       });
       w.line("return -1;");
     }, "};");
+    w.line("auto tile_full = tile_full_at;");
   } else {
     w.line("auto next_tile = [&](int kt) -> int { return kt < tile_end ? kt : -1; };");
+    w.line("auto tile_full = tile_full_at;");
   }
+  printPlanes(stage, d, w, slots, types);
+}
+
+/** Declares first (the first candidate key tile) and gQ/gK/gV with their row and column strides. */
+function printPlanes(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types: { q: string; k: string; v: string }): void {
+  const c = stage.chain;
   w.line("const int first = key_lo <= key_hi ? key_lo / BC : 0;");
   const plane = (load: typeof c.q, a: string, b: string, label: string, rs: string, cs: string, type: string) => {
     const slot = slots.get(load.tensor)!;
@@ -69,21 +103,25 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
  * the mask, and leaves in `target` the log2-scaled score (softmax) or the normalised probability (element-wise);
  * with `rawScore` (the caller's softmax applies deferredScale's factor), the score function is not applied.
  */
-export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string, rawScore = false): void {
+export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string, rawScore = false, masked = true): void {
   const c = stage.chain;
   const expr = (e: Expr) => printExpr(e, d, w);
   const softmax = c.normalizer.kind === "softmax";
   w.line(`const float r_score = ${target};`);
   // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one.
   w.line(`float x = ${rawScore ? "r_score" : expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
-  w.block("if (guarded)", () => {
-    w.line(`if (j_raw >= M${c.mask ? ` || !(${expr(c.mask)})` : ""}) x = NEG_INF;`);
-  });
+  if (masked) w.block("if (guarded)", () => printMaskElement(stage, d, w, "x"));
   if (softmax) w.line(`${target} = x;`);
   else {
     w.line("const float r_x = x;");
     w.line(`${target} = j_raw < M ? ${expr(c.normalizer.fn)} : 0.0f;`);
   }
+}
+
+/** With the query and key variables and j_raw in scope, in a guarded tile: sets `target` to -inf where the mask is off. */
+export function printMaskElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string): void {
+  const mask = stage.chain.mask;
+  w.line(`if (j_raw >= M${mask ? ` || !(${printExpr(mask, d, w)})` : ""}) ${target} = NEG_INF;`);
 }
 
 /**

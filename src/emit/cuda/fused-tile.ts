@@ -7,8 +7,11 @@ import type { Dialect } from "../expr.js";
 import { identifier, printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
-import { deferredScale, printOutputStore, printRowScale, printScoreElement } from "./fused-common.js";
+import { deferredScale, printMaskElement, printOutputStore, printRowScale, printScoreElement } from "./fused-common.js";
+import { some } from "../../graph/walk.js";
 import { hoist, type Hoisted } from "./hoist.js";
+
+const reads = (e: Expr, h: Hoisted): boolean => some(e, (x) => x.kind === "ref" && x.name === h.name);
 
 export const unrolled = (w: CodeWriter, head: string, body: () => void): void => {
   w.line("#pragma unroll");
@@ -72,29 +75,44 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter): void {
   const jName = identifier(c.keyVar.name);
   w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
   const columns = t.hoisted.filter((h) => h.over === "column");
-  for (const h of columns) w.line(`${d[h.value.type]} hoisted_${h.name}[BC / 8][2];`);
-  if (columns.length > 0) {
+  // A softmax's mask runs in a pass of its own over guarded tiles when some column value is read by the mask alone
+  // (a document id doc[b, j]): full tiles then never load it, and it is live only during that pass.
+  const maskOnly = c.normalizer.kind === "softmax" ? columns.filter((h) => !reads(t.element.chain.scoreMod, h)) : [];
+  const loadColumns = (hs: readonly Hoisted[]) => {
+    if (hs.length === 0) return;
+    for (const h of hs) w.line(`${d[h.value.type]} hoisted_${h.name}[BC / 8][2];`);
     unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
       unrolled(w, "for (int c1 = 0; c1 < 2; ++c1)", () => {
         w.line(`const int ${jName} = min(j0 + nt * 8 + ((lane & 3) << 1) + c1, M - 1);`);
         w.line(`(void)${jName};`);
-        for (const h of columns) w.line(`hoisted_${h.name}[nt][c1] = ${printExpr(h.value, d, w)};`);
+        for (const h of hs) w.line(`hoisted_${h.name}[nt][c1] = ${printExpr(h.value, d, w)};`);
       });
+    });
+  };
+  const eachScore = (hs: readonly Hoisted[], body: () => void) => {
+    unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
+      unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
+        unrolled(w, "for (int cc = 0; cc < 4; ++cc)", () => {
+          w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + ((cc >> 1) << 3);");
+          w.line("const int j_raw = j0 + nt * 8 + ((lane & 3) << 1) + (cc & 1);");
+          w.line(`const int ${iName} = min(i_raw, N - 1);`);
+          w.line(`const int ${jName} = min(j_raw, M - 1);`);
+          w.line(`(void)${iName}; (void)${jName};`);
+          for (const h of hs) w.line(`const ${d[h.value.type]} ${d.ref(h.name)} = hoisted_${h.name}${h.over === "row" ? "[mt][cc >> 1]" : "[nt][cc & 1]"};`);
+          body();
+        });
+      });
+    });
+  };
+  const inline = t.hoisted.filter((h) => !maskOnly.includes(h));
+  loadColumns(columns.filter((h) => !maskOnly.includes(h)));
+  eachScore(inline, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, maskOnly.length === 0));
+  if (maskOnly.length > 0) {
+    w.block("if (guarded)", () => {
+      loadColumns(maskOnly);
+      eachScore(t.hoisted, () => printMaskElement(t.element, d, w, "s[mt][nt][cc]"));
     });
   }
-  unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
-    unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
-      unrolled(w, "for (int cc = 0; cc < 4; ++cc)", () => {
-        w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + ((cc >> 1) << 3);");
-        w.line("const int j_raw = j0 + nt * 8 + ((lane & 3) << 1) + (cc & 1);");
-        w.line(`const int ${iName} = min(i_raw, N - 1);`);
-        w.line(`const int ${jName} = min(j_raw, M - 1);`);
-        w.line(`(void)${iName}; (void)${jName};`);
-        for (const h of t.hoisted) w.line(`const ${d[h.value.type]} ${d.ref(h.name)} = hoisted_${h.name}${h.over === "row" ? "[mt][cc >> 1]" : "[nt][cc & 1]"};`);
-        printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined);
-      });
-    });
-  });
   if (c.normalizer.kind === "softmax") {
     const scale = t.scale === undefined ? undefined : d.floatLiteral(t.scale);
     w.line("float alpha[MT][2];");

@@ -13,12 +13,8 @@ import type { FusedKernel } from "./fused-mma.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
 
-/**
- * Warpgroups a block (64 query rows each), keys a tile, whether P V of one tile overlaps the next tile's softmax, and
- * whether the next live tile is looked up one iteration early, behind the S product (for run-time tile tables; not
- * yet measured, bench/results/cuda-notes.md step 11).
- */
-export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean; readonly lookahead?: boolean };
+/** Warpgroups a block (64 query rows each), keys a tile, and whether P V of one tile overlaps the next tile's softmax. */
+export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean };
 
 /** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
 export function wgmmaEligible(stage: FusedStage): boolean {
@@ -28,16 +24,19 @@ export function wgmmaEligible(stage: FusedStage): boolean {
 }
 
 /**
- * Measured on the H100 (bench/results/cuda-notes.md, step 9): two warpgroups (128 query rows), 128 keys a tile, and
- * P V overlapping the next tile's softmax; S and O take 64 registers each at D = 128. Chains that read tensors in
- * the score or mask spill there (a per-column document id takes BC / 4 more registers, a relative-bias table
- * read per element more still): they use 64 keys a tile without the overlap (177-255 registers, no spill).
+ * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12): at D = 128 two warpgroups (128 query
+ * rows), 128 keys a tile, and P V overlapping the next tile's softmax; S and O take 64 registers each. At D = 64
+ * one warpgroup with 64-key tiles, without the overlap; for chains that read tensors in the score or mask (a
+ * per-column document id, a relative-bias table read per element), one warpgroup with 64-key tiles and the overlap:
+ * short blocks that fit two an SM (and no spills where 128-key tiles spill).
  */
 export function wgmmaShape(stage: FusedStage): WgmmaShape {
   const t = tileMath(stage);
   const columnReads = t.hoisted.some((h) => h.over === "column");
   const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
-  return columnReads || elementReads ? { warpgroups: 2, blockK: 64, overlap: false } : { warpgroups: 2, blockK: 128, overlap: true };
+  const narrow = (stage.chain.headVar.extent as { value: number }).value <= 64 && (stage.chain.valueVar.extent as { value: number }).value <= 64;
+  if (narrow) return { warpgroups: 1, blockK: 64, overlap: false };
+  return columnReads || elementReads ? { warpgroups: 1, blockK: 64, overlap: true } : { warpgroups: 2, blockK: 128, overlap: true };
 }
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };
@@ -103,7 +102,6 @@ export function printFusedWgmma(
       };
       w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
       w.line("int kt = next_tile(first);");
-      if (shape.lookahead) w.line("int next = kt >= 0 ? next_tile(kt + 1) : -1;");
       w.block("if (kt >= 0)", () => loadKV("kt", "0", "0"));
       w.line("attnc_cp_commit();");
       printRowState(t, d, w);
@@ -117,7 +115,7 @@ export function printFusedWgmma(
         w.line("attnc_cp_wait<0>();");
         w.line("attnc_fence_async_smem();");
         w.line("__syncthreads();");
-        if (!shape.lookahead) w.line("const int next = next_tile(kt + 1);");
+        w.line("const int next = next_tile(kt + 1);");
         w.block("if (next >= 0)", () => loadKV("next", "(it + 1) & 1", `(it + 1) % ${vBuffers}`));
         w.line("attnc_cp_commit();");
         // S = Q K^T: 64 rows of this warpgroup against BC keys, D / 16 steps of k16 (4 a 128-byte slab).
@@ -134,8 +132,6 @@ export function printFusedWgmma(
           w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
         });
         w.line("attnc_wgmma_commit();");
-        // With lookahead, the live tile after next is found while the tensor cores work on S.
-        if (shape.lookahead) w.line("const int after_next = next >= 0 ? next_tile(next + 1) : -1;");
         if (shape.overlap) {
           // The previous tile's P V is issued behind S and runs while this tile's scores and softmax are computed.
           w.block("if (it > 0)", () => {
@@ -157,7 +153,6 @@ export function printFusedWgmma(
         }
         w.line("++it;");
         w.line("kt = next;");
-        if (shape.lookahead) w.line("next = after_next;");
       });
       if (shape.overlap) {
         w.block("if (it > 0)", () => runPV(`(it + ${vBuffers - 1}) % ${vBuffers}`));
