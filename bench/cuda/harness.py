@@ -34,7 +34,8 @@ def main():
             sys.exit(1)
     cases = json.load(open(os.path.join(args.cases, "cases.json")))
     failures = 0
-    rows = []
+    count = 0
+    # Each row is printed as it is checked, so that a kernel that never returns shows where (run under `timeout`).
     for case in cases:
         if args.only and case["dir"] not in args.only:
             continue
@@ -43,10 +44,9 @@ def main():
         for layout in args.layouts.split(","):
             ok, detail = run_case(args.cases, case, manifest, fn, layout)
             failures += 0 if ok else 1
-            rows.append((case["dir"], case["note"], layout, "ok" if ok else "FAIL", detail))
-    for r in rows:
-        print(f"{r[0]:8} {r[1][:60]:60} {r[2]:10} {r[3]:4} {r[4]}")
-    print(f"{len(rows) - failures} passed, {failures} failed")
+            count += 1
+            print(f"{case['dir']:8} {case['note'][:60]:60} {layout:10} {'ok' if ok else 'FAIL':4} {detail}", flush=True)
+    print(f"{count - failures} passed, {failures} failed")
     sys.exit(1 if failures else 0)
 
 

@@ -6,17 +6,28 @@ import type { Dialect } from "../expr.js";
 import { printExpr } from "../expr.js";
 import { some } from "../../graph/walk.js";
 import type { CodeWriter } from "../writer.js";
-import { extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
+import { declareRows, extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
 
-/** Declares N, M, the row count, and the block's query tile [i0, i1] (also as r_i0, r_i1 for tile classification). */
-export function printQueryTile(stage: FusedStage, d: Dialect, w: CodeWriter): void {
+/**
+ * Declares N, M, the row count and the block's query tile [i0, i1] (also as r_i0, r_i1 for tile classification),
+ * then loops over the block's rows around `body`. Rows go in groups of `group`, chosen at launch so that a group's
+ * K and V stay in L2: blockIdx.x walks a group's rows fastest and its query tiles from the last (the longest under
+ * a causal mask) to the first, blockIdx.y the groups. The hardware dispatches blocks in that order, so within a
+ * group the long blocks start first and the short ones fill the tail. With group = 1 this is row after row.
+ */
+export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void): void {
   const c = stage.chain;
   w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
   w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
-  w.line("const int i0 = (gridDim.x - 1 - blockIdx.x) * BR;  // the longest (causal) tiles start first");
+  w.line("const int in_group = blockIdx.x % group;");
+  w.line("const int i0 = (gridDim.x / group - 1 - blockIdx.x / group) * BR;  // the longest (causal) tiles start first");
   w.line("const int i1 = min(i0 + BR, N) - 1;");
   w.line("const int r_i0 = i0, r_i1 = i1;");
   w.line("(void)r_i0; (void)r_i1;");
+  w.block("for (long long row = blockIdx.y * (long long)group + in_group; row < rows; row += gridDim.y * (long long)group)", () => {
+    declareRows(c.rowVars, "(int)row", d, w);
+    body();
+  });
 }
 
 const position = (load: FusedStage["chain"]["q"], name: string) => load.indices.findIndex((x) => x.kind === "var" && x.name === name);

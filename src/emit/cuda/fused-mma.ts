@@ -7,8 +7,8 @@ import type { Expr } from "../../check/typed.js";
 import { some } from "../../graph/walk.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { declareRows, type TensorSlot } from "./common.js";
-import { printPrologue, printQueryTile } from "./fused-common.js";
+import type { TensorSlot } from "./common.js";
+import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath, unrolled as unrolledIn } from "./fused-tile.js";
 
 /**
@@ -78,7 +78,7 @@ export function printFusedMma(
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => unrolledIn(w, head, body);
 
-  w.line(`__global__ void __launch_bounds__(${threads}${shape.minBlocks !== undefined ? `, ${shape.minBlocks}` : ""}) ${name}(const Params p, const int vec) {`);
+  w.line(`__global__ void __launch_bounds__(${threads}${shape.minBlocks !== undefined ? `, ${shape.minBlocks}` : ""}) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
     w.line(`typedef ${ctype} T;`);
     w.line(`constexpr int D = ${D}, DV = ${DV}, MT = ${MT}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
@@ -91,9 +91,7 @@ export function printFusedMma(
     w.line("T* sV = sK + BC * DP;");
     w.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
     w.line("const int warp_row = warp * 16 * MT;  // this warp's first query row in the tile");
-    printQueryTile(stage, d, w);
-    w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
-      declareRows(c.rowVars, "(int)row", d, w);
+    printQueryTileLoop(stage, d, w, () => {
       printPrologue(stage, d, w, slots);
       w.line("attnc_load_tile<T, BR, D, DP, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
       w.line("int kt = next_tile(first);");

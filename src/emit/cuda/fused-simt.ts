@@ -4,8 +4,8 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { identifier } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { declareRows, type TensorSlot } from "./common.js";
-import { printOutputStore, printPrologue, printQueryTile, printRowScale, printScoreElement } from "./fused-common.js";
+import type { TensorSlot } from "./common.js";
+import { printOutputStore, printPrologue, printQueryTileLoop, printRowScale, printScoreElement } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
 
 export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>): FusedKernel {
@@ -19,7 +19,7 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
   const ctype = (t: string) => slots.get(t)!.ctype;
   const softmax = c.normalizer.kind === "softmax";
   const w = new CodeWriter();
-  w.line(`__global__ void __launch_bounds__(${BR}) ${name}(const Params p, const int vec) {`);
+  w.line(`__global__ void __launch_bounds__(${BR}) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
     w.line(`typedef ${ctype(c.q.tensor)} T;`);
     w.line(`typedef ${ctype(c.k.tensor)} TK;`);
@@ -31,9 +31,7 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
     w.line("__shared__ float sQ[BR][D + 1];");
     w.line("__shared__ float sK[BC][D + 1];");
     w.line("__shared__ float sV[BC][DV + 1];");
-    printQueryTile(stage, d, w);
-    w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
-      declareRows(c.rowVars, "(int)row", d, w);
+    printQueryTileLoop(stage, d, w, () => {
       printPrologue(stage, d, w, slots, { q: "T", k: "TK", v: "TV" });
       w.line("(void)first;");
       w.line("for (int x = threadIdx.x; x < BR * D; x += BR) { const int r = x / D, dd = x % D; sQ[r][dd] = i0 + r < N ? attnc_to_float(gQ[(long long)(i0 + r) * q_rs + dd * q_cs]) : 0.0f; }");

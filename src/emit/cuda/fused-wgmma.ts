@@ -7,14 +7,18 @@ import type { FusedStage } from "../../plan/plan.js";
 import { some } from "../../graph/walk.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { declareRows, type TensorSlot } from "./common.js";
-import { printPrologue, printQueryTile } from "./fused-common.js";
+import type { TensorSlot } from "./common.js";
+import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
+import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 
-/** Warpgroups a block (64 query rows each), keys a tile, and whether P V of one tile overlaps the next tile's softmax. */
-export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean };
+/**
+ * Warpgroups a block (64 query rows each), keys a tile, whether P V of one tile overlaps the next tile's softmax, and
+ * whether a producer warpgroup copies K/V for the others (fused-wgmma-ws.ts; without the overlap).
+ */
+export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean; readonly producer?: boolean };
 
 /** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
 export function wgmmaEligible(stage: FusedStage): boolean {
@@ -25,25 +29,45 @@ export function wgmmaEligible(stage: FusedStage): boolean {
 
 /**
  * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12): at D = 128 two warpgroups (128 query
- * rows), 128 keys a tile, and P V overlapping the next tile's softmax; S and O take 64 registers each. At D = 64
- * one warpgroup with 64-key tiles, without the overlap; for chains that read tensors in the score or mask (a
- * per-column document id, a relative-bias table read per element), one warpgroup with 64-key tiles and the overlap:
- * short blocks that fit two an SM (and no spills where 128-key tiles spill).
+ * rows), 128 keys a tile, and P V overlapping the next tile's softmax; S and O take 64 registers each. At D = 64,
+ * and for chains that read tensors in the score or mask (a per-column document id, a relative-bias table read per
+ * element), one warpgroup with 64-key tiles without the overlap: short blocks that fit two or three an SM, and no
+ * spills where 128-key tiles spill (the overlap measured the same for documents and spills with the row groups).
  */
 export function wgmmaShape(stage: FusedStage): WgmmaShape {
   const t = tileMath(stage);
   const columnReads = t.hoisted.some((h) => h.over === "column");
   const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
   const narrow = (stage.chain.headVar.extent as { value: number }).value <= 64 && (stage.chain.valueVar.extent as { value: number }).value <= 64;
-  if (narrow) return { warpgroups: 1, blockK: 64, overlap: false };
-  return columnReads || elementReads ? { warpgroups: 1, blockK: 64, overlap: true } : { warpgroups: 2, blockK: 128, overlap: true };
+  return narrow || columnReads || elementReads ? { warpgroups: 1, blockK: 64, overlap: false } : { warpgroups: 2, blockK: 128, overlap: true };
 }
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };
 
+/**
+ * The start of a wgmma kernel's body: T, the tile constants (and `constant`), and the shared-memory tiles: sQ on a
+ * 1024-byte boundary, then `kBuffers` K buffers sK(b) and the V buffers sV(b).
+ */
+export function printWgmmaHead(
+  w: CodeWriter, k: { ctype: string; D: number; DV: number; BR: number; BC: number; qBytes: number; kBytes: number; vBytes: number },
+  constant: string, kBuffers: string,
+): void {
+  w.line(`typedef ${k.ctype} T;`);
+  w.line(`constexpr int D = ${k.D}, DV = ${k.DV}, MT = 1, BR = ${k.BR}, BC = ${k.BC}, ${constant};`);
+  w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
+  w.line("(void)LOG2E; (void)LN2;");
+  w.line("const float NEG_INF = __int_as_float(0xff800000);");
+  w.line("extern __shared__ __align__(1024) unsigned char smem_raw[];");
+  w.line("unsigned char* sQ = smem_raw + ((1024 - (attnc_smem(smem_raw) & 1023)) & 1023);");
+  w.line(`constexpr int Q_BYTES = ${k.qBytes}, K_BYTES = ${k.kBytes}, V_BYTES = ${k.vBytes};`);
+  w.line("auto sK = [&](int b) { return sQ + Q_BYTES + b * K_BYTES; };");
+  w.line(`auto sV = [&](int b) { return sQ + Q_BYTES + ${kBuffers} * K_BYTES + b * V_BYTES; };`);
+}
+
 export function printFusedWgmma(
   name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaShape,
 ): WgmmaKernel {
+  if (shape.producer) return printFusedWgmmaWs(name, stage, d, slots, ctype, shape);
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
@@ -61,28 +85,17 @@ export function printFusedWgmma(
   const t = tileMath(stage);
   const w = new CodeWriter();
 
-  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec) {`);
+  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
-    w.line(`typedef ${ctype} T;`);
-    w.line(`constexpr int D = ${D}, DV = ${DV}, MT = 1, BR = ${BR}, BC = ${BC}, THREADS = ${threads};`);
-    w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
-    w.line("(void)LOG2E; (void)LN2;");
-    w.line("const float NEG_INF = __int_as_float(0xff800000);");
-    w.line("extern __shared__ __align__(1024) unsigned char smem_raw[];");
-    w.line("unsigned char* sQ = smem_raw + ((1024 - (attnc_smem(smem_raw) & 1023)) & 1023);");
-    w.line(`constexpr int Q_BYTES = ${qBytes}, K_BYTES = ${kBytes}, V_BYTES = ${vBytes};`);
-    w.line("auto sK = [&](int b) { return sQ + Q_BYTES + b * K_BYTES; };");
-    w.line("auto sV = [&](int b) { return sQ + Q_BYTES + 2 * K_BYTES + b * V_BYTES; };");
+    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes, kBytes, vBytes }, `THREADS = ${threads}`, "2");
     w.line("const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;");
     w.line("const int warp_row = warp * 16;  // this warp's first query row in the tile (its warpgroup's, + 16 per warp)");
     w.line("const int group_row = (warp >> 2) * 64;  // this warpgroup's first query row");
-    printQueryTile(stage, d, w);
-    w.block("for (long long row = blockIdx.y; row < rows; row += gridDim.y)", () => {
-      declareRows(c.rowVars, "(int)row", d, w);
+    printQueryTileLoop(stage, d, w, () => {
       printPrologue(stage, d, w, slots);
       const loadKV = (tile: string, kBuffer: string, vBuffer: string) => {
-        w.line(`attnc_load_tile_sw128<T, BC, D, THREADS>(sK(${kBuffer}), gK + (long long)${tile} * BC * k_rs, k_rs, k_cs, M - ${tile} * BC, vec & 2);`);
-        w.line(`attnc_load_tile_sw128<T, BC, DV, THREADS>(sV(${vBuffer}), gV + (long long)${tile} * BC * v_rs, v_rs, v_cs, M - ${tile} * BC, vec & 4);`);
+        w.line(`attnc_load_tile_sw128<T, BC, D, THREADS>(sK(${kBuffer}), gK + (long long)${tile} * BC * k_rs, k_rs, k_cs, M - ${tile} * BC, vec & 2, threadIdx.x);`);
+        w.line(`attnc_load_tile_sw128<T, BC, DV, THREADS>(sV(${vBuffer}), gV + (long long)${tile} * BC * v_rs, v_rs, v_cs, M - ${tile} * BC, vec & 4, threadIdx.x);`);
       };
       // O += P V: V is [keys][DV] (DV contiguous, MN-major for this product): 16 keys a step are 2048 bytes,
       // and the 64-column slabs of DV are BC * 128 bytes apart.
@@ -100,7 +113,7 @@ export function printFusedWgmma(
         w.line("attnc_wgmma_wait<0>();");
         w.line("attnc_fence_regs(o[0]);");
       };
-      w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
+      w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1, threadIdx.x);");
       w.line("int kt = next_tile(first);");
       w.block("if (kt >= 0)", () => loadKV("kt", "0", "0"));
       w.line("attnc_cp_commit();");

@@ -19,9 +19,15 @@ export type CudaOptions = {
   readonly mma?: MmaShape;
   /** overrides the sm_90a wgmma tile shape (tuning) */
   readonly wgmma?: WgmmaShape;
+  /** bytes of K and V that a group of rows may keep in L2 (printQueryTileLoop); 0 runs row after row (tuning) */
+  readonly l2Budget?: number;
 };
+
+/** Measured on the H200, whose L2 holds 60 MB (bench/results/cuda-notes.md, step 16). */
+const defaultL2Budget = 8 << 20;
 export type CudaProgram = { readonly source: string; readonly header: string };
 
+const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
 
 export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | undefined {
@@ -139,7 +145,7 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     plan.buffers.forEach((t, x) => {
       const slot = slots.get(t.name)!;
       const numel = t.dims.map((_, y) => `p.dim[${slot.strideOffset + y}]`).join(" * ") || "1";
-      w.line(`if (err == cudaSuccess) err = cudaMallocAsync(&scratch[${x}], (size_t)(${numel} > 0 ? ${numel} : 1) * ${t.dtype === "f32" || t.dtype === "i32" ? 4 : 2}, stream);`);
+      w.line(`if (err == cudaSuccess) err = cudaMallocAsync(&scratch[${x}], (size_t)(${numel} > 0 ? ${numel} : 1) * ${elementBytes(t.dtype)}, stream);`);
       w.line(`p.t[${slot.index}] = scratch[${x}];`);
     });
     for (const kernel of kernels) {
@@ -168,12 +174,20 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
             vecCheck(c.q, c.headVar.name, 1);
             vecCheck(c.k, c.headVar.name, 2);
             vecCheck(c.v, c.valueVar.name, 4);
-            w.line(`const dim3 grid((unsigned)((n + ${kernel.blockQ - 1}) / ${kernel.blockQ}), (unsigned)(rows < 65535LL ? rows : 65535LL));`);
+            // Rows in groups whose K and V fit the L2 budget (one row at least), a group's query tiles along x.
+            const kv = `${dimCode(c.keyVar.extent)} * (${dimCode(c.headVar.extent)} * ${elementBytes(dtypeOf(c.k.tensor))} + ${dimCode(c.valueVar.extent)} * ${elementBytes(dtypeOf(c.v.tensor))})`;
+            const budget = options.l2Budget ?? defaultL2Budget;
+            w.line(`const long long tiles = (n + ${kernel.blockQ - 1}) / ${kernel.blockQ}, kv_bytes = ${kv};`);
+            w.line(`long long group = ${budget > 0 ? `kv_bytes > 0 && kv_bytes < ${budget}LL ? ${budget}LL / kv_bytes : 1` : "1"};`);
+            w.line("if (group > rows) group = rows;");
+            w.line("if (group > 2147483647LL / tiles) group = 2147483647LL / tiles > 0 ? 2147483647LL / tiles : 1;");
+            w.line("const long long groups = (rows + group - 1) / group;");
+            w.line("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
             if (kernel.smemBytes > 48 * 1024) {
               w.line(`err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
             }
             w.block("if (err == cudaSuccess)", () => {
-              w.line(`${kernel.name}<<<grid, ${kernel.threads}, ${kernel.smemBytes}, stream>>>(p, vec);`);
+              w.line(`${kernel.name}<<<grid, ${kernel.threads}, ${kernel.smemBytes}, stream>>>(p, vec, (int)group);`);
               w.line("err = cudaGetLastError();");
             });
           });

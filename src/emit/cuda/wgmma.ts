@@ -56,21 +56,22 @@ template <int R> __device__ inline __attribute__((always_inline)) void attnc_fen
 
 // Copies a ROWS x COLS tile into shared memory in the layout wgmma reads with the 128-byte swizzle: COLS / 64 slabs
 // of ROWS rows of 128 bytes, the 16-byte chunk c of row r stored at chunk c ^ (r % 8). The tile must start on a
-// 1024-byte boundary. Rows at or past valid_rows are zero-filled.
+// 1024-byte boundary. Rows at or past valid_rows are zero-filled. tid is the calling thread's index among the THREADS
+// that copy the tile; whole tiles are copied with cp.async alone (vec and valid_rows >= ROWS), others also with stores.
 template <typename T, int ROWS, int COLS, int THREADS>
-__device__ inline __attribute__((always_inline)) void attnc_load_tile_sw128(unsigned char* s, const T* g, long long row_stride, long long col_stride, int valid_rows, bool vec) {
+__device__ inline __attribute__((always_inline)) void attnc_load_tile_sw128(unsigned char* s, const T* g, long long row_stride, long long col_stride, int valid_rows, bool vec, int tid) {
   constexpr int CHUNKS = COLS / 8;
   constexpr int TOTAL = ROWS * CHUNKS;
   auto at = [&](int r, int ch) { return s + (ch >> 3) * (ROWS * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4); };
   if (vec && valid_rows >= ROWS) {
 #pragma unroll
     for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
-      const int c = threadIdx.x + it * THREADS;
+      const int c = tid + it * THREADS;
       if (TOTAL % THREADS == 0 || c < TOTAL) attnc_cp_async16(at(c / CHUNKS, c % CHUNKS), g + (c / CHUNKS) * row_stride + (c % CHUNKS) * 8);
     }
     return;
   }
-  for (int c = threadIdx.x; c < TOTAL; c += THREADS) {
+  for (int c = tid; c < TOTAL; c += THREADS) {
     const int r = c / CHUNKS, ch = c % CHUNKS;
     unsigned char* dst = at(r, ch);
     if (r < valid_rows) {
@@ -87,6 +88,29 @@ __device__ inline __attribute__((always_inline)) void attnc_load_tile_sw128(unsi
     }
   }
 }
+
+// mbarriers for the warp-specialised kernel: a producer warpgroup fills K/V stages, consumers wait on "full" and
+// release on "empty". A parity wait returns once the phase of that parity has completed (at once, for parity 1, on
+// a barrier that has not completed a phase yet).
+__device__ inline __attribute__((always_inline)) void attnc_mbar_init(uint64_t* bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(attnc_smem(bar)), "r"(count) : "memory");
+}
+__device__ inline __attribute__((always_inline)) void attnc_mbar_wait(uint64_t* bar, uint32_t parity) {
+  asm volatile("{\n.reg .pred done;\nATTNC_WAIT:\nmbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n@!done bra ATTNC_WAIT;\n}\n"
+               :: "r"(attnc_smem(bar)), "r"(parity) : "memory");
+}
+__device__ inline __attribute__((always_inline)) void attnc_mbar_arrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" :: "r"(attnc_smem(bar)) : "memory");
+}
+// Arrives on bar once this thread's earlier cp.async copies have landed (the barrier counts this arrival).
+__device__ inline __attribute__((always_inline)) void attnc_cp_async_arrive(uint64_t* bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" :: "r"(attnc_smem(bar)) : "memory");
+}
+__device__ inline __attribute__((always_inline)) void attnc_named_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
+}
+template <int N> __device__ inline __attribute__((always_inline)) void attnc_regs_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" :: "n"(N)); }
+template <int N> __device__ inline __attribute__((always_inline)) void attnc_regs_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" :: "n"(N)); }
 
 }  // namespace attnc_rt
 `;

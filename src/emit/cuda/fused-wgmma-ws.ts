@@ -1,0 +1,152 @@
+// Emit stage (CUDA): the warp-specialised variant of the Hopper fused kernel (FA3's scheme without TMA): warpgroup 0
+// is a producer that copies K/V tiles with cp.async into a ring of STAGES buffers and signals each on an mbarrier
+// ("full"); the other warpgroups are consumers of 64 query rows each that wait on "full", run S = Q K^T, the softmax
+// and O += P V as the wgmma kernel does, and release each buffer on an "empty" mbarrier once their products have
+// read it. No block-wide barrier is left in the key loop, so the consumer warpgroups drift apart and one's softmax
+// runs under the other's products; setmaxnreg moves registers from the producer to the consumers. Opt-in (the
+// wgmma shape's `producer`) until a device run has checked it (bench/results/cuda-notes.md, step 17).
+import type { FusedStage } from "../../plan/plan.js";
+import type { Dialect } from "../expr.js";
+import { CodeWriter } from "../writer.js";
+import type { TensorSlot } from "./common.js";
+import { printPrologue, printQueryTileLoop } from "./fused-common.js";
+import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
+import { printWgmmaHead, type WgmmaKernel, type WgmmaShape } from "./fused-wgmma.js";
+import { wgmmaName, type WgmmaForm } from "./wgmma.js";
+
+const STAGES = 2;
+
+/**
+ * Registers a thread after setmaxnreg, for a block of one producer and `consumerGroups` consumer warpgroups. The
+ * block is launched with what ptxas gives each thread under __launch_bounds__(threads, 1) (the 64K register file
+ * over the threads, down to a multiple of 8: 168 for 384 threads), and setmaxnreg.inc blocks until the registers it
+ * asks for are free: the producer's 64 (it spills below that) and the consumers' share may not exceed the block's
+ * allocation, or the consumers wait forever (the first device run of this kernel hung on 64 + 224 > 168 x 3).
+ */
+export function wsRegisters(consumerGroups: number): { readonly launch: number; readonly producer: number; readonly consumer: number } {
+  const threads = 128 * (consumerGroups + 1);
+  const launch = Math.floor(65536 / threads / 8) * 8;
+  const producer = 64;
+  const consumer = Math.min(256, Math.floor((launch * threads - 128 * producer) / (128 * consumerGroups) / 8) * 8);
+  return { launch, producer, consumer };
+}
+
+export function printFusedWgmmaWs(
+  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaShape,
+): WgmmaKernel {
+  const c = stage.chain;
+  const D = (c.headVar.extent as { value: number }).value;
+  const DV = (c.valueVar.extent as { value: number }).value;
+  const BC = shape.blockK;
+  const BR = 64 * shape.warpgroups;
+  const consumers = 128 * shape.warpgroups;
+  const threads = consumers + 128;
+  const ptxType = ctype === "__half" ? "f16" : "bf16";
+  const ss: WgmmaForm = { operands: "ss", ptxType, n: BC };
+  const rs: WgmmaForm = { operands: "rs", ptxType, n: DV };
+  // Q (each consumer warpgroup's 64 rows as a tile of its own), STAGES buffers of K and of V, the mbarriers, and
+  // 1024 bytes to align the start to the swizzle pattern's period.
+  const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
+  const barriers = 4 * STAGES;
+  const smemBytes = 1024 + qBytes + STAGES * (kBytes + vBytes) + 8 * barriers;
+  const regs = wsRegisters(shape.warpgroups);
+  const t = tileMath(stage);
+  const w = new CodeWriter();
+
+  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group) {`);
+  w.indented(() => {
+    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes, kBytes, vBytes }, `STAGES = ${STAGES}`, "STAGES");
+    // full_k, full_v: the producer's 128 threads arrive once their copies of a stage landed; empty_k, empty_v: every
+    // consumer thread arrives once its products have read the stage.
+    w.line("uint64_t* bars = reinterpret_cast<uint64_t*>(sQ + Q_BYTES + STAGES * (K_BYTES + V_BYTES));");
+    w.line("uint64_t* full_k = bars; uint64_t* full_v = bars + STAGES; uint64_t* empty_k = bars + 2 * STAGES; uint64_t* empty_v = bars + 3 * STAGES;");
+    w.block("if (threadIdx.x == 0)", () => {
+      w.block("for (int b = 0; b < STAGES; ++b)", () => {
+        w.line("attnc_mbar_init(full_k + b, 128); attnc_mbar_init(full_v + b, 128);");
+        w.line(`attnc_mbar_init(empty_k + b, ${consumers}); attnc_mbar_init(empty_v + b, ${consumers});`);
+      });
+    });
+    w.line("__syncthreads();");
+    w.line("const int lane = threadIdx.x & 31;");
+    w.line("int it = 0;  // tiles through the ring so far: tile it sits in stage it % STAGES, its use it / STAGES");
+    w.block("if (threadIdx.x < 128)", () => {
+      // The producer: walks the same live tiles as the consumers, row after row.
+      w.line(`attnc_regs_dec<${regs.producer}>();`);
+      printQueryTileLoop(stage, d, w, () => {
+        printPrologue(stage, d, w, slots);
+        w.line("(void)gQ; (void)q_rs; (void)q_cs;");
+        w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1), ++it)", () => {
+          w.line("const int b = it % STAGES;");
+          w.line("const uint32_t parity = ((it / STAGES) & 1) ^ 1;");
+          w.line("const bool whole = M - kt * BC >= BC;");
+          const copy = (buffer: string, full: string, empty: string, cols: string, g: string, rs: string, cs: string, bit: number) => {
+            w.line(`attnc_mbar_wait(${empty} + b, parity);`);
+            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128>(${buffer}(b), ${g} + (long long)kt * BC * ${rs}, ${rs}, ${cs}, M - kt * BC, vec & ${bit}, threadIdx.x);`);
+            // Whole tiles are all cp.async, which arrive when they land; others also stored and so wait here first.
+            w.line("attnc_cp_commit();");
+            w.line(`if (whole && (vec & ${bit})) attnc_cp_async_arrive(${full} + b);`);
+            w.line(`else { attnc_cp_wait<0>(); attnc_mbar_arrive(${full} + b); }`);
+          };
+          copy("sK", "full_k", "empty_k", "D", "gK", "k_rs", "k_cs", 2);
+          copy("sV", "full_v", "empty_v", "DV", "gV", "v_rs", "v_cs", 4);
+        });
+      });
+      w.line("attnc_cp_wait<0>();");
+    });
+    w.block("else", () => {
+      w.line(`attnc_regs_inc<${regs.consumer}>();`);
+      w.line("const int warp = (threadIdx.x >> 5) - 4;  // among the consumer warps");
+      w.line("const int warp_row = warp * 16;  // this warp's first query row in the tile");
+      w.line("const int cg = warp >> 2;  // this consumer warpgroup: rows cg * 64 to cg * 64 + 63, its Q tile sQ_g");
+      w.line("unsigned char* sQ_g = sQ + cg * (64 * D * 2);");
+      printQueryTileLoop(stage, d, w, () => {
+        printPrologue(stage, d, w, slots);
+        w.line("(void)k_rs; (void)k_cs; (void)v_rs; (void)v_cs; (void)gK; (void)gV;");
+        // Each consumer warpgroup copies and waits for its own 64 rows of Q: only its own products read them.
+        w.line("attnc_load_tile_sw128<T, 64, D, 128>(sQ_g, gQ + (long long)(i0 + cg * 64) * q_rs, q_rs, q_cs, N - i0 - cg * 64, vec & 1, threadIdx.x & 127);");
+        w.line("attnc_cp_commit();");
+        w.line("attnc_cp_wait<0>();");
+        w.line("attnc_fence_async_smem();");
+        w.line("attnc_named_sync(1 + cg, 128);");
+        printRowState(t, d, w);
+        w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1), ++it)", () => {
+          w.line("const int j0 = kt * BC;");
+          w.line("const int b = it % STAGES;");
+          w.line("const uint32_t parity = (it / STAGES) & 1;");
+          w.line("attnc_mbar_wait(full_k + b, parity);");
+          w.line("attnc_fence_async_smem();");
+          w.line("float s[MT][BC / 8][4];");
+          w.line("attnc_wgmma_fence();");
+          w.line("#pragma unroll");
+          w.block("for (int kk = 0; kk < D / 16; ++kk)", () => {
+            w.line("const uint64_t da = attnc_desc(sQ_g + (kk >> 2) * (64 * 128) + (kk & 3) * 32, 16, 1024);");
+            w.line("const uint64_t db = attnc_desc(sK(b) + (kk >> 2) * (BC * 128) + (kk & 3) * 32, 16, 1024);");
+            w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
+          });
+          w.line("attnc_wgmma_commit();");
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(s[0]);");
+          w.line("attnc_mbar_arrive(empty_k + b);");
+          printScores(t, d, w);
+          printRescaleAndPack(t, w);
+          w.line("attnc_mbar_wait(full_v + b, parity);");
+          w.line("attnc_fence_async_smem();");
+          w.line("attnc_fence_regs(o[0]);");
+          w.line("attnc_fence_regs(pa[0]);");
+          w.line("attnc_wgmma_fence();");
+          w.line("#pragma unroll");
+          w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(b) + kk * 2048, BC * 128, 1024), 1);`);
+          w.line("attnc_wgmma_commit();");
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(o[0]);");
+          w.line("attnc_mbar_arrive(empty_v + b);");
+        });
+        printFinalise(t, d, w, slots);
+        // The warpgroup's products are done with Q before it is overwritten for the next row.
+        w.line("attnc_named_sync(1 + cg, 128);");
+      });
+    });
+  });
+  w.line("}");
+  return { name, code: w.toString(), threads, smemBytes, blockQ: BR, forms: [ss, rs] };
+}
