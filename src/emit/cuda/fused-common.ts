@@ -91,12 +91,6 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
     w.line("auto next_tile = [&](int kt) -> int { return kt < tile_end ? kt : -1; };");
     w.line("auto tile_full = tile_full_at;");
   }
-  printPlanes(stage, d, w, slots, types);
-}
-
-/** Declares first (the first candidate key tile) and gQ/gK/gV with their row and column strides. */
-function printPlanes(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types: { q: string; k: string; v: string }): void {
-  const c = stage.chain;
   w.line("const int first = key_lo <= key_hi ? key_lo / BC : 0;");
   const plane = (load: typeof c.q, a: string, b: string, label: string, rs: string, cs: string, type: string) => {
     const slot = slots.get(load.tensor)!;
