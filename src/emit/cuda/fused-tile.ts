@@ -105,7 +105,7 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter): void {
     });
   };
   const inline = t.hoisted.filter((h) => !maskOnly.includes(h));
-  loadColumns(columns.filter((h) => !maskOnly.includes(h)));
+  loadColumns(inline.filter((h) => h.over === "column"));
   eachScore(inline, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, maskOnly.length === 0));
   if (maskOnly.length > 0) {
     w.block("if (guarded)", () => {
