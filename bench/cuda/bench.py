@@ -2,7 +2,9 @@
 and the unfused chain, in one run on one GPU. Prints TFLOP/s of useful work (4*B*H*N*M*D times the unmasked
 fraction) and attnc's ratio to each peer.
 
-Usage: python3 bench.py KERNELS_DIR [--quick]   (KERNELS_DIR from `tsx bench/cuda/make-bench.ts`)
+Usage: python3 bench.py KERNELS_DIR [--quick] [--only VARIANT ...] [--shapes TAG ...]
+(KERNELS_DIR from `tsx bench/cuda/make-bench.ts`). --only keeps those variants (full, causal, sliding, ...);
+--shapes times only those other shapes beside each default (all of them without it; none with `--shapes -`).
 """
 import argparse
 import glob
@@ -74,15 +76,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("kernels")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--shapes", nargs="*")
     args = ap.parse_args()
-    errs = {k: e for k, e in build(sorted(glob.glob(os.path.join(args.kernels, "*.cu")))).items() if e}
+    runs = [c for c in configs(args.quick) if not args.only or c["variant"] in args.only]
+    wanted = lambda cu: (  # noqa: E731
+        any(os.path.basename(cu).startswith(f"{c['variant']}_D{c['D']}") for c in runs)
+        and ("__" not in cu or args.shapes is None or cu[:-3].split("__")[1] in args.shapes)
+    )
+    errs = {k: e for k, e in build(sorted(filter(wanted, glob.glob(os.path.join(args.kernels, "*.cu"))))).items() if e}
     for k, e in errs.items():
         print("BUILD FAILED", k, e)
     torch.manual_seed(0)
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
     header = f"{'variant':9} {'D':>4} {'N':>6} {'B':>3} {'H':>3} | {'attnc':>7} {'flash':>7} {'cudnn':>7} {'flex':>7} {'unfused':>7} | {'/flash':>6} {'/cudnn':>6} {'/flex':>6} | err"
     print(header)
-    for cfg in configs(args.quick):
+    for cfg in runs:
         B, H, N, D = cfg["B"], cfg["H"], cfg["N"], cfg["D"]
         q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
         doc = torch.sort(torch.randint(0, 6, (B, N), device="cuda", dtype=torch.int32), dim=1).values
@@ -132,6 +141,8 @@ def main():
         err = ((o.float() - ref.float()).norm() / ref.float().norm()).item()
         for so in sorted(glob.glob(os.path.join(args.kernels, tag + "__*.so"))):
             name = os.path.basename(so)[:-3]
+            if args.shapes is not None and name.split("__")[1] not in args.shapes:
+                continue
             shape_fn = load(so, name)
             o.fill_(float("nan"))
             rc = call(shape_fn, manifest, tensors, sizes, scalars)

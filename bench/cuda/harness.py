@@ -1,12 +1,14 @@
 """Correctness of emitted CUDA kernels on the GPU, against float64 references computed by attnc's interpreter.
 
-Usage: python3 harness.py CASES_DIR [--only caseN ...] [--layouts contiguous,swapped] [--no-build]
+Usage: python3 harness.py CASES_DIR [--only caseN ...] [--kernels REGEX ...] [--layouts contiguous,swapped] [--no-build]
+--kernels keeps the cases whose kernel name matches one of the regular expressions (a shape tag such as g2b64sw,
+or _sm90a$ for the defaults); only the kernels of the kept cases are built.
 CASES_DIR comes from `tsx bench/cuda/make-cases.ts CASES_DIR`.
 """
 import argparse
-import glob
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -22,23 +24,26 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cases")
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--kernels", nargs="*")
     ap.add_argument("--layouts", default="contiguous,swapped")
     ap.add_argument("--no-build", action="store_true")
     args = ap.parse_args()
     kernels = os.path.join(args.cases, "kernels")
+    cases = [
+        c for c in json.load(open(os.path.join(args.cases, "cases.json")))
+        if (not args.only or c["dir"] in args.only) and (not args.kernels or any(re.search(k, c["kernel"]) for k in args.kernels))
+    ]
     if not args.no_build:
-        errors = {cu: e for cu, e in build(sorted(glob.glob(os.path.join(kernels, "*.cu")))).items() if e}
+        sources = sorted({os.path.join(kernels, c["kernel"] + ".cu") for c in cases})
+        errors = {cu: e for cu, e in build(sources).items() if e}
         for cu, e in errors.items():
             print(f"BUILD FAILED {cu}\n{e}")
         if errors:
             sys.exit(1)
-    cases = json.load(open(os.path.join(args.cases, "cases.json")))
     failures = 0
     count = 0
     # Each row is printed as it is checked, so that a kernel that never returns shows where (run under `timeout`).
     for case in cases:
-        if args.only and case["dir"] not in args.only:
-            continue
         manifest = json.load(open(os.path.join(kernels, case["kernel"] + ".json")))
         fn = load(os.path.join(kernels, case["kernel"] + ".so"), case["kernel"])
         for layout in args.layouts.split(","):

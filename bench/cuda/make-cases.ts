@@ -20,6 +20,13 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 2, blockK: 64, overlap: true },
   { warpgroups: 2, blockK: 128, overlap: true },
   { warpgroups: 2, blockK: 64, overlap: false, producer: true },
+  { warpgroups: 2, blockK: 64, overlap: true, producer: true },
+  { warpgroups: 2, blockK: 128, overlap: false, producer: true },
+  { warpgroups: 2, blockK: 128, overlap: true, producer: true },
+  { warpgroups: 2, blockK: 64, overlap: true, producer: true, pingpong: true },
+  { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true },
+  { warpgroups: 2, blockK: 64, overlap: false, producer: true, stages: 3 },
+  { warpgroups: 3, blockK: 64, overlap: false, producer: true },
 ];
 
 type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };

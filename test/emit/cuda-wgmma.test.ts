@@ -56,10 +56,12 @@ describe("the sm_90a wgmma kernel", () => {
     );
   });
 
-  it("takes two warpgroups and 128-key tiles at D = 128, one warpgroup and 64-key tiles at D = 64 or for chains that read tensors per score", () => {
+  it("takes a producer and two ping-pong consumer warpgroups with 128-key tiles at D = 128, one warpgroup and 64-key tiles at D = 64 or for chains that read tensors per score", () => {
     const shape = (path: string, D: number) => wgmmaShape(fusedStage(readFileSync(path, "utf8"), D));
-    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: true });
-    expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: true });
+    const ws = { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
+    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(ws);
+    expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual(ws);
+    expect(shape("bench/cuda/programs/sliding.attn", 128)).toEqual(ws);
     expect(shape("bench/cuda/programs/full.attn", 64)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
     expect(shape("bench/cuda/programs/document.attn", 64)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
     expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
@@ -92,25 +94,35 @@ describe("the sm_90a wgmma kernel", () => {
     expect(loop).not.toContain("ld_5(");
   });
 
-  it("reads a column value that only the mask uses (doc[b, j]) in guarded tiles alone", () => {
+  it("reads a column value that only the mask uses (doc[b, j]) in guarded tiles alone, while S is computed", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
     const loop = emitCuda(plan, { arch: "sm_90a" })!.source.split("while (kt >= 0)")[1];
     const guardedPass = loop.indexOf("if (guarded) {");
     const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, v_b, v_j);");
-    expect(guardedPass).toBeGreaterThan(0);
+    const sIssued = loop.indexOf("attnc_wgmma_commit();");
+    const sWaited = loop.indexOf("attnc_wgmma_wait<0>();");
+    expect(guardedPass).toBeGreaterThan(sIssued);
     expect(columnRead).toBeGreaterThan(guardedPass);
+    expect(columnRead).toBeLessThan(sWaited);
     expect(loop.match(/hoisted_h1\[nt\]\[c1\] = /g)).toHaveLength(1);
-    expect(loop.slice(guardedPass)).toContain("if (j_raw >= M || !(((v_j <= v_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
-    // A bias read per key and used by the score itself stays in the score pass (ALiBi reads none per key, so the
-    // sliding window, whose mask reads no tensor, keeps its mask inline).
-    const sliding = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/sliding.attn", "utf8"), { D: 128 })).plan, { arch: "sm_90a" })!.source;
-    expect(sliding).toMatch(/if \(guarded\) \{\n\s*if \(j_raw >= M \|\| /);
+    expect(loop.slice(sWaited)).toContain("if (j_raw >= M || !(((v_j <= v_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
   });
 
-  it("warp-specialised (opt-in): asks setmaxnreg for no more registers than the block was launched with", () => {
-    expect(wsRegisters(2)).toEqual({ launch: 168, producer: 64, consumer: 216 });
-    for (const groups of [1, 2, 3]) {
-      const r = wsRegisters(groups);
+  it("runs a softmax's mask in a pass of its own over guarded tiles: no mask code in the score pass", () => {
+    for (const [program, D] of [["causal", 64], ["sliding", 128], ["alibi", 128], ["document", 128]] as const) {
+      const source = emitCuda(planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D })).plan, { arch: "sm_90a" })!.source;
+      const kernel = source.slice(source.lastIndexOf("__global__"));
+      // One guarded pass a tile, over every score, and no test of `guarded` inside a per-score loop.
+      expect(kernel.match(/if \(guarded\) \{\n\s*#pragma unroll\n\s*for \(int mt = 0; mt < MT; \+\+mt\)/g), program).toHaveLength(1);
+      expect(kernel, program).not.toMatch(/for \(int cc = 0; cc < 4; \+\+cc\) \{[^}]*if \(guarded\)/);
+    }
+  });
+
+  it("warp-specialised: asks setmaxnreg for no more registers than the block was launched with", () => {
+    expect(wsRegisters(2)).toEqual({ launch: 168, producer: 56, consumer: 224 });
+    expect(wsRegisters(2, true)).toEqual({ launch: 168, producer: 64, consumer: 216 });
+    for (const [groups, tables] of [[1, false], [2, false], [2, true], [3, false], [3, true]] as const) {
+      const r = wsRegisters(groups, tables);
       const threads = 128 * (groups + 1);
       expect(r.launch * threads).toBeLessThanOrEqual(65536);
       expect(128 * r.producer + 128 * groups * r.consumer).toBeLessThanOrEqual(r.launch * threads);
@@ -118,28 +130,51 @@ describe("the sm_90a wgmma kernel", () => {
     }
   });
 
-  it("warp-specialised (opt-in): a producer warpgroup and mbarrier stages, no block-wide barrier in the key loop", () => {
-    const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 64 })).plan;
-    const source = emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: false, producer: true } })!.source;
+  it("warp-specialised (the D = 128 default): a producer warpgroup, mbarrier stages, ping-pong consumers, no block-wide barrier in the key loop", () => {
+    const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;
+    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
     expect(source).toContain("__launch_bounds__(384, 1)");
-    expect(source).toContain("attnc_mbar_init(full_k + b, 128); attnc_mbar_init(full_v + b, 128);");
+    // full_k counts the producer's 128 copies and its thread 0's arrival after writing the tile code; the consumers
+    // learn the tiles from it.
+    expect(source).toContain("attnc_mbar_init(full_k + b, 129); attnc_mbar_init(full_v + b, 128);");
     expect(source).toContain("attnc_mbar_init(empty_k + b, 256); attnc_mbar_init(empty_v + b, 256);");
-    expect(source).toContain("attnc_regs_dec<64>();");
-    expect(source).toContain("attnc_regs_inc<216>();");
+    expect(source).toContain("if (threadIdx.x == 0) { tile[b] = 2 * kt + (tile_full(kt) ? 1 : 0); attnc_mbar_arrive(full_k + b); }");
+    expect(source).toContain("if (threadIdx.x == 0) { tile[b] = -1; attnc_mbar_arrive(full_k + b); }");
+    const consumer = source.slice(source.indexOf("attnc_regs_inc<"));
+    expect(consumer).toContain("const int code = tile[b];");
+    expect(consumer).not.toMatch(/next_tile\(/);
+    // The producer copies 4 chunks at a time in 56 registers; the consumers get 224.
+    expect(source).toContain("attnc_regs_dec<56>();");
+    expect(source).toContain("attnc_regs_inc<224>();");
+    expect(source).toContain("attnc_load_tile_sw128<T, BC, D, 128, 4>(sK(b)");
     // The producer waits for a stage to be released one use after the consumers waited for it to be filled.
     expect(source).toContain("const uint32_t parity = ((it / STAGES) & 1) ^ 1;");
     expect(source).toContain("const uint32_t parity = (it / STAGES) & 1;");
+    // Ping-pong: consumer 1 lets consumer 0 go first; each waits for its turn before S and hands it over after P V.
+    expect(source).toContain("if (cg == 1) attnc_named_arrive(3, 256);");
+    expect(source.match(/attnc_named_sync\(3 \+ cg, 256\);/g)).toHaveLength(1);
+    expect(source.match(/attnc_named_arrive\(4 - cg, 256\);/g)).toHaveLength(2);
     const kernel = source.slice(source.indexOf("__global__"));
     expect(kernel.match(/__syncthreads\(\)/g)).toHaveLength(1);
     // Built with nvcc without spills (the producer spills at fewer than 64 registers).
     const dir = mkdtempSync(join(tmpdir(), "attnc-ws-"));
-    const file = join(dir, "causal_ws.cu");
-    writeFileSync(file, source);
-    const nvcc = spawnSync("nvcc", ["-c", "-gencode=arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "-o", `${file}.o`, file], { encoding: "utf8" });
-    expect(nvcc.status, nvcc.stderr).toBe(0);
-    const spills = [...nvcc.stderr.matchAll(/(\d+) bytes spill stores, (\d+) bytes spill loads/g)];
-    expect(spills.length).toBeGreaterThan(0);
-    expect(spills.filter((m) => m[1] !== "0" || m[2] !== "0").map((m) => m[0])).toEqual([]);
+    // The non-overlapped form at 64-key tiles, and documents (tiles classified from the id tables: the producer
+    // takes 64 registers).
+    const narrow = emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: false, producer: true } })!.source;
+    const documents = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan, {
+      arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: true, producer: true },
+    })!.source;
+    expect(documents).toContain("attnc_regs_dec<64>();");
+    expect(documents).toContain("attnc_regs_inc<216>();");
+    for (const [name, code] of [["causal_ws.cu", source], ["causal_ws64.cu", narrow], ["document_ws.cu", documents]]) {
+      const file = join(dir, name);
+      writeFileSync(file, code);
+      const nvcc = spawnSync("nvcc", ["-c", "-gencode=arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "-o", `${file}.o`, file], { encoding: "utf8" });
+      expect(nvcc.status, nvcc.stderr).toBe(0);
+      const spills = [...nvcc.stderr.matchAll(/(\d+) bytes spill stores, (\d+) bytes spill loads/g)];
+      expect(spills.length).toBeGreaterThan(0);
+      expect(spills.filter((m) => m[1] !== "0" || m[2] !== "0").map((m) => m[0])).toEqual([]);
+    }
   }, 120_000);
 
   it("launches rows in groups whose K and V fit the L2 budget, a group's query tiles longest first", () => {

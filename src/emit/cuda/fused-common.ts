@@ -32,6 +32,10 @@ export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter,
 
 const position = (load: FusedStage["chain"]["q"], name: string) => load.indices.findIndex((x) => x.kind === "var" && x.name === name);
 
+/** Whether the tile classes read run-time tables (document ids) rather than indices alone. */
+export const classifiedFromTables = (stage: FusedStage): boolean =>
+  some(stage.tiles.empty, (x) => x.kind === "load") || some(stage.tiles.full, (x) => x.kind === "load");
+
 /** Declares key_lo/key_hi/tile_end, the tile_empty/tile_full/next_tile lambdas, and gQ/gK/gV with their strides. */
 export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types = { q: "T", k: "T", v: "T" }): void {
   const c = stage.chain;
@@ -49,7 +53,7 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
     }, "};");
   classify("tile_empty", stage.tiles.empty);
   classify("tile_full_at", stage.tiles.full);
-  const tables = some(stage.tiles.empty, (x) => x.kind === "load") || some(stage.tiles.full, (x) => x.kind === "load");
+  const tables = classifiedFromTables(stage);
   if (c.maskedIsZero && tables) {
     // Tiles classified from run-time tables (document ids): each warp classifies a window of 32 candidate tiles at
     // once (one lane a tile, two ballots) and keeps both bit masks: the same answer in every warp without a

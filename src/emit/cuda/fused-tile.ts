@@ -65,22 +65,18 @@ export function printRowState(t: TileMath, d: Dialect, w: CodeWriter): void {
 }
 
 /**
- * With the raw products in s and j0 the tile's first key: applies the score function and mask element by element
- * (full interior tiles run no mask code), then the online softmax: s holds the tile's unnormalised probabilities,
- * m_run and l_run are updated, and alpha[mt][r] is the factor O must be rescaled by (printRescaleAndPack).
+ * The column values that only a softmax's mask reads (a document id doc[b, j]): loaded in guarded tiles alone, and
+ * then used only by the mask's own pass over those tiles, so that full tiles never load them.
  */
-export function printScores(t: TileMath, d: Dialect, w: CodeWriter): void {
-  const c = t.stage.chain;
-  const iName = identifier(c.queryVar.name);
-  const jName = identifier(c.keyVar.name);
-  w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
-  const columns = t.hoisted.filter((h) => h.over === "column");
-  // A softmax's mask runs in a pass of its own over guarded tiles when some column value is read by the mask alone
-  // (a document id doc[b, j]): full tiles then never load it, and it is live only during that pass.
-  const maskOnly = c.normalizer.kind === "softmax" ? columns.filter((h) => !reads(t.element.chain.scoreMod, h)) : [];
-  const loadColumns = (hs: readonly Hoisted[]) => {
-    if (hs.length === 0) return;
-    for (const h of hs) w.line(`${d[h.value.type]} hoisted_${h.name}[BC / 8][2];`);
+const maskOnlyColumns = (t: TileMath): readonly Hoisted[] =>
+  t.stage.chain.normalizer.kind === "softmax" ? t.hoisted.filter((h) => h.over === "column" && !reads(t.element.chain.scoreMod, h)) : [];
+
+/** Declares hoisted_NAME[BC / 8][2] of each of `hs` and loads this lane's columns of the tile at j0 (where `guard`). */
+function printColumnLoads(t: TileMath, d: Dialect, w: CodeWriter, hs: readonly Hoisted[], guard?: string): void {
+  if (hs.length === 0) return;
+  const jName = identifier(t.stage.chain.keyVar.name);
+  for (const h of hs) w.line(`${d[h.value.type]} hoisted_${h.name}[BC / 8][2];`);
+  const load = () =>
     unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
       unrolled(w, "for (int c1 = 0; c1 < 2; ++c1)", () => {
         w.line(`const int ${jName} = min(j0 + nt * 8 + ((lane & 3) << 1) + c1, M - 1);`);
@@ -88,7 +84,34 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter): void {
         for (const h of hs) w.line(`hoisted_${h.name}[nt][c1] = ${printExpr(h.value, d, w)};`);
       });
     });
-  };
+  if (guard === undefined) load();
+  else w.block(`if (${guard})`, load);
+}
+
+/**
+ * Declares `guarded` (the tile needs its mask) and, in guarded tiles, loads the mask-only column values: printed
+ * after the tile's S = Q K^T is issued and before it is waited for, so that those loads run under the product
+ * (printScores is then told they are loaded). `full`: whether the tile needs no mask (tile_full(kt) unless given).
+ */
+export function printMaskPrefetch(t: TileMath, d: Dialect, w: CodeWriter, full = "tile_full(kt)"): void {
+  w.line(`const bool guarded = !${full} || j0 + BC > M;`);
+  printColumnLoads(t, d, w, maskOnlyColumns(t), "guarded");
+}
+
+/**
+ * With the raw products in s and j0 the tile's first key: applies the score function to every element, and for a
+ * softmax the mask in a pass of its own that only guarded tiles run (full interior tiles run no mask code), then
+ * the online softmax: s holds the tile's unnormalised probabilities, m_run and l_run are updated, and
+ * alpha[mt][r] is the factor O must be rescaled by (printRescaleAndPack). With `prefetched`, printMaskPrefetch
+ * has declared `guarded` and loaded the mask-only column values.
+ */
+export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched = false): void {
+  const c = t.stage.chain;
+  const iName = identifier(c.queryVar.name);
+  const jName = identifier(c.keyVar.name);
+  const softmax = c.normalizer.kind === "softmax";
+  if (!prefetched) w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
+  const maskOnly = maskOnlyColumns(t);
   const eachScore = (hs: readonly Hoisted[], body: () => void) => {
     unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
       unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
@@ -105,11 +128,12 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter): void {
     });
   };
   const inline = t.hoisted.filter((h) => !maskOnly.includes(h));
-  loadColumns(inline.filter((h) => h.over === "column"));
-  eachScore(inline, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, maskOnly.length === 0));
-  if (maskOnly.length > 0) {
+  printColumnLoads(t, d, w, inline.filter((h) => h.over === "column"));
+  // The score pass (a raw score with a deferred scale prints nothing here); other normalisers mask in it.
+  eachScore(inline, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, !softmax));
+  if (softmax) {
     w.block("if (guarded)", () => {
-      loadColumns(maskOnly);
+      if (!prefetched) printColumnLoads(t, d, w, maskOnly);
       eachScore(t.hoisted, () => printMaskElement(t.element, d, w, "s[mt][nt][cc]"));
     });
   }

@@ -1,32 +1,32 @@
-// Emit stage (CUDA): the warp-specialised variant of the Hopper fused kernel (FA3's scheme without TMA): warpgroup 0
-// is a producer that copies K/V tiles with cp.async into a ring of STAGES buffers and signals each on an mbarrier
-// ("full"); the other warpgroups are consumers of 64 query rows each that wait on "full", run S = Q K^T, the softmax
-// and O += P V as the wgmma kernel does, and release each buffer on an "empty" mbarrier once their products have
-// read it. No block-wide barrier is left in the key loop, so the consumer warpgroups drift apart and one's softmax
-// runs under the other's products; setmaxnreg moves registers from the producer to the consumers. Opt-in (the
-// wgmma shape's `producer`) until a device run has checked it (bench/results/cuda-notes.md, step 17).
+// Emit stage (CUDA): the warp-specialised variant of the Hopper fused kernel (FA3's scheme without TMA), the D = 128
+// default: warpgroup 0 is a producer that finds and classifies the live key tiles, copies K/V with cp.async into a
+// ring of STAGES buffers and signals each on an mbarrier ("full") with the tile it holds; the other warpgroups are
+// consumers of 64 query rows each that wait on "full", run S = Q K^T, the softmax and O += P V as the wgmma kernel
+// does (P V optionally overlapping the next tile's softmax, the consumers optionally taking turns), and release each
+// buffer on an "empty" mbarrier once their products have read it. No block-wide barrier is left in the key loop;
+// setmaxnreg moves registers from the producer to the consumers (bench/results/cuda-notes.md, steps 17-21).
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
-import { printPrologue, printQueryTileLoop } from "./fused-common.js";
-import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
+import { classifiedFromTables, printPrologue, printQueryTileLoop } from "./fused-common.js";
+import { printFinalise, printMaskPrefetch, printRescaleAndPack, printRowState, printScores, tileMath } from "./fused-tile.js";
 import { printWgmmaHead, type WgmmaKernel, type WgmmaShape } from "./fused-wgmma.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
-
-const STAGES = 2;
 
 /**
  * Registers a thread after setmaxnreg, for a block of one producer and `consumerGroups` consumer warpgroups. The
  * block is launched with what ptxas gives each thread under __launch_bounds__(threads, 1) (the 64K register file
  * over the threads, down to a multiple of 8: 168 for 384 threads), and setmaxnreg.inc blocks until the registers it
- * asks for are free: the producer's 64 (it spills below that) and the consumers' share may not exceed the block's
- * allocation, or the consumers wait forever (the first device run of this kernel hung on 64 + 224 > 168 x 3).
+ * asks for are free: the producer's and the consumers' share may not exceed the block's allocation, or the
+ * consumers wait forever (the first device run of this kernel hung on 64 + 224 > 168 x 3). The producer, which
+ * unrolls its copies 4 at a time, takes 56, or 64 where it classifies tiles from tables (document ids): it spills
+ * below those, and ALiBi's consumers spill at 216 (cuda-notes.md, step 22).
  */
-export function wsRegisters(consumerGroups: number): { readonly launch: number; readonly producer: number; readonly consumer: number } {
+export function wsRegisters(consumerGroups: number, tables = false): { readonly launch: number; readonly producer: number; readonly consumer: number } {
   const threads = 128 * (consumerGroups + 1);
   const launch = Math.floor(65536 / threads / 8) * 8;
-  const producer = 64;
+  const producer = tables ? 64 : 56;
   const consumer = Math.min(256, Math.floor((launch * threads - 128 * producer) / (128 * consumerGroups) / 8) * 8);
   return { launch, producer, consumer };
 }
@@ -47,22 +47,27 @@ export function printFusedWgmmaWs(
   // Q (each consumer warpgroup's 64 rows as a tile of its own), STAGES buffers of K and of V, the mbarriers, and
   // 1024 bytes to align the start to the swizzle pattern's period.
   const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
-  const barriers = 4 * STAGES;
-  const smemBytes = 1024 + qBytes + STAGES * (kBytes + vBytes) + 8 * barriers;
-  const regs = wsRegisters(shape.warpgroups);
+  const stages = shape.stages ?? 2;
+  const barriers = 4 * stages;
   const t = tileMath(stage);
+  const smemBytes = 1024 + qBytes + stages * (kBytes + vBytes) + 8 * barriers + 4 * stages;
+  const pingpong = shape.pingpong === true && shape.overlap && shape.warpgroups === 2;
+  const regs = wsRegisters(shape.warpgroups, classifiedFromTables(stage));
   const w = new CodeWriter();
 
   w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
-    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes, kBytes, vBytes }, `STAGES = ${STAGES}`, "STAGES");
-    // full_k, full_v: the producer's 128 threads arrive once their copies of a stage landed; empty_k, empty_v: every
-    // consumer thread arrives once its products have read the stage.
+    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes, kBytes, vBytes }, `STAGES = ${stages}`, "STAGES");
+    // full_k, full_v: the producer's 128 threads arrive once their copies of a stage landed (and its thread 0 once
+    // more on full_k, after writing the stage's tile); empty_k, empty_v: every consumer thread arrives once its
+    // products have read the stage. tile[b]: the key tile in stage b, times 2, plus 1 where it is full (needs no
+    // mask), or -1 where the row has no more tiles: the producer alone finds and classifies the live tiles.
     w.line("uint64_t* bars = reinterpret_cast<uint64_t*>(sQ + Q_BYTES + STAGES * (K_BYTES + V_BYTES));");
     w.line("uint64_t* full_k = bars; uint64_t* full_v = bars + STAGES; uint64_t* empty_k = bars + 2 * STAGES; uint64_t* empty_v = bars + 3 * STAGES;");
+    w.line("volatile int* tile = reinterpret_cast<volatile int*>(bars + 4 * STAGES);");
     w.block("if (threadIdx.x == 0)", () => {
       w.block("for (int b = 0; b < STAGES; ++b)", () => {
-        w.line("attnc_mbar_init(full_k + b, 128); attnc_mbar_init(full_v + b, 128);");
+        w.line("attnc_mbar_init(full_k + b, 129); attnc_mbar_init(full_v + b, 128);");
         w.line(`attnc_mbar_init(empty_k + b, ${consumers}); attnc_mbar_init(empty_v + b, ${consumers});`);
       });
     });
@@ -70,18 +75,28 @@ export function printFusedWgmmaWs(
     w.line("const int lane = threadIdx.x & 31;");
     w.line("int it = 0;  // tiles through the ring so far: tile it sits in stage it % STAGES, its use it / STAGES");
     w.block("if (threadIdx.x < 128)", () => {
-      // The producer: walks the same live tiles as the consumers, row after row.
+      // The producer: walks the live tiles of each row, and ends each row with a stage that carries tile -1.
       w.line(`attnc_regs_dec<${regs.producer}>();`);
       printQueryTileLoop(stage, d, w, () => {
         printPrologue(stage, d, w, slots);
         w.line("(void)gQ; (void)q_rs; (void)q_cs;");
-        w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1), ++it)", () => {
+        w.block("for (int kt = next_tile(first);; kt = next_tile(kt + 1), ++it)", () => {
           w.line("const int b = it % STAGES;");
           w.line("const uint32_t parity = ((it / STAGES) & 1) ^ 1;");
+          w.block("if (kt < 0)", () => {
+            w.line("attnc_mbar_wait(empty_k + b, parity);");
+            w.line("if (threadIdx.x == 0) { tile[b] = -1; attnc_mbar_arrive(full_k + b); }");
+            w.line("attnc_mbar_arrive(full_k + b);");
+            w.line("attnc_mbar_wait(empty_v + b, parity);");
+            w.line("attnc_mbar_arrive(full_v + b);");
+            w.line("++it;");
+            w.line("break;");
+          });
           w.line("const bool whole = M - kt * BC >= BC;");
           const copy = (buffer: string, full: string, empty: string, cols: string, g: string, rs: string, cs: string, bit: number) => {
             w.line(`attnc_mbar_wait(${empty} + b, parity);`);
-            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128>(${buffer}(b), ${g} + (long long)kt * BC * ${rs}, ${rs}, ${cs}, M - kt * BC, vec & ${bit}, threadIdx.x);`);
+            if (full === "full_k") w.line("if (threadIdx.x == 0) { tile[b] = 2 * kt + (tile_full(kt) ? 1 : 0); attnc_mbar_arrive(full_k + b); }");
+            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128, 4>(${buffer}(b), ${g} + (long long)kt * BC * ${rs}, ${rs}, ${cs}, M - kt * BC, vec & ${bit}, threadIdx.x);`);
             // Whole tiles are all cp.async, which arrive when they land; others also stored and so wait here first.
             w.line("attnc_cp_commit();");
             w.line(`if (whole && (vec & ${bit})) attnc_cp_async_arrive(${full} + b);`);
@@ -99,9 +114,13 @@ export function printFusedWgmmaWs(
       w.line("const int warp_row = warp * 16;  // this warp's first query row in the tile");
       w.line("const int cg = warp >> 2;  // this consumer warpgroup: rows cg * 64 to cg * 64 + 63, its Q tile sQ_g");
       w.line("unsigned char* sQ_g = sQ + cg * (64 * D * 2);");
+      // Ping-pong: consumer cg issues its products after a bar.sync on barrier 3 + cg, which the other consumer's
+      // bar.arrive opens once it has issued its own, so that one's softmax runs under the other's products (FA3's
+      // schedule). Both walk the same rows and tiles, so every sync has its arrive; consumer 0 goes first.
+      if (pingpong) w.line("if (cg == 1) attnc_named_arrive(3, 256);");
       printQueryTileLoop(stage, d, w, () => {
         printPrologue(stage, d, w, slots);
-        w.line("(void)k_rs; (void)k_cs; (void)v_rs; (void)v_cs; (void)gK; (void)gV;");
+        w.line("(void)k_rs; (void)k_cs; (void)v_rs; (void)v_cs; (void)gK; (void)gV; (void)first; (void)next_tile; (void)tile_full;");
         // Each consumer warpgroup copies and waits for its own 64 rows of Q: only its own products read them.
         w.line("attnc_load_tile_sw128<T, 64, D, 128>(sQ_g, gQ + (long long)(i0 + cg * 64) * q_rs, q_rs, q_cs, N - i0 - cg * 64, vec & 1, threadIdx.x & 127);");
         w.line("attnc_cp_commit();");
@@ -109,14 +128,54 @@ export function printFusedWgmmaWs(
         w.line("attnc_fence_async_smem();");
         w.line("attnc_named_sync(1 + cg, 128);");
         printRowState(t, d, w);
-        w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1), ++it)", () => {
-          w.line("const int j0 = kt * BC;");
+        // O += P V of the tile in stage `stage` (V is [keys][DV], MN-major: 16 keys a step are 2048 bytes apart).
+        const issuePV = (stage: string) => {
+          w.line("#pragma unroll");
+          w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(${stage}) + kk * 2048, BC * 128, 1024), 1);`);
+          w.line("attnc_wgmma_commit();");
+        };
+        // P V of the previous tile (stage pb, use parity pp) on its own, as the overlapped loop ends.
+        const runPV = (stage: string, parity: string) => {
+          w.line(`attnc_mbar_wait(full_v + ${stage}, ${parity});`);
+          w.line("attnc_fence_async_smem();");
+          w.line("attnc_fence_regs(o[0]);");
+          w.line("attnc_fence_regs(pa[0]);");
+          w.line("attnc_wgmma_fence();");
+          issuePV(stage);
+          w.line("attnc_wgmma_wait<0>();");
+          w.line("attnc_fence_regs(o[0]);");
+          w.line(`attnc_mbar_arrive(empty_v + ${stage});`);
+        };
+        if (shape.overlap) {
+          // P V of tile it - 1 is issued behind S of tile it and runs under its softmax (as in fused-wgmma.ts); its
+          // V stage is released once that product is waited for, one iteration later than its K.
+          w.line("uint32_t pa[MT][BC / 16][4];");
+          w.line("int pb = -1;  // the stage of the previous tile of this row, whose P V is still to run");
+          w.line("uint32_t pp = 0;");
+        }
+        // The tiles come from the producer, through the stages, until one carries -1 (released at once).
+        w.block("for (;; ++it)", () => {
           w.line("const int b = it % STAGES;");
           w.line("const uint32_t parity = (it / STAGES) & 1;");
           w.line("attnc_mbar_wait(full_k + b, parity);");
+          w.line("const int code = tile[b];");
+          w.block("if (code < 0)", () => {
+            w.line("attnc_mbar_arrive(empty_k + b);");
+            w.line("attnc_mbar_wait(full_v + b, parity);");
+            w.line("attnc_mbar_arrive(empty_v + b);");
+            w.line("++it;");
+            w.line("break;");
+          });
+          w.line("const int kt = code >> 1;");
+          w.line("const int j0 = kt * BC;");
           w.line("attnc_fence_async_smem();");
           w.line("float s[MT][BC / 8][4];");
+          if (shape.overlap) {
+            w.line("attnc_fence_regs(o[0]);");
+            w.line("attnc_fence_regs(pa[0]);");
+          }
           w.line("attnc_wgmma_fence();");
+          if (pingpong) w.line("attnc_named_sync(3 + cg, 256);");
           w.line("#pragma unroll");
           w.block("for (int kk = 0; kk < D / 16; ++kk)", () => {
             w.line("const uint64_t da = attnc_desc(sQ_g + (kk >> 2) * (64 * 128) + (kk & 3) * 32, 16, 1024);");
@@ -124,23 +183,38 @@ export function printFusedWgmmaWs(
             w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
           });
           w.line("attnc_wgmma_commit();");
-          w.line("attnc_wgmma_wait<0>();");
-          w.line("attnc_fence_regs(s[0]);");
-          w.line("attnc_mbar_arrive(empty_k + b);");
-          printScores(t, d, w);
-          printRescaleAndPack(t, w);
-          w.line("attnc_mbar_wait(full_v + b, parity);");
-          w.line("attnc_fence_async_smem();");
-          w.line("attnc_fence_regs(o[0]);");
-          w.line("attnc_fence_regs(pa[0]);");
-          w.line("attnc_wgmma_fence();");
-          w.line("#pragma unroll");
-          w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(b) + kk * 2048, BC * 128, 1024), 1);`);
-          w.line("attnc_wgmma_commit();");
-          w.line("attnc_wgmma_wait<0>();");
-          w.line("attnc_fence_regs(o[0]);");
-          w.line("attnc_mbar_arrive(empty_v + b);");
+          printMaskPrefetch(t, d, w, "(code & 1) != 0");
+          if (shape.overlap) {
+            w.block("if (pb >= 0)", () => {
+              w.line("attnc_mbar_wait(full_v + pb, pp);");
+              w.line("attnc_fence_async_smem();");
+              issuePV("pb");
+              if (pingpong) w.line("attnc_named_arrive(4 - cg, 256);");
+              w.line("attnc_wgmma_wait<1>();");
+            });
+            w.block("else", () => {
+              if (pingpong) w.line("attnc_named_arrive(4 - cg, 256);");
+              w.line("attnc_wgmma_wait<0>();");
+            });
+            w.line("attnc_fence_regs(s[0]);");
+            w.line("attnc_mbar_arrive(empty_k + b);");
+            printScores(t, d, w, true);
+            w.line("attnc_wgmma_wait<0>();");
+            w.line("attnc_fence_regs(o[0]);");
+            w.line("if (pb >= 0) attnc_mbar_arrive(empty_v + pb);");
+            printRescaleAndPack(t, w, false);
+            w.line("pb = b;");
+            w.line("pp = parity;");
+          } else {
+            w.line("attnc_wgmma_wait<0>();");
+            w.line("attnc_fence_regs(s[0]);");
+            w.line("attnc_mbar_arrive(empty_k + b);");
+            printScores(t, d, w, true);
+            printRescaleAndPack(t, w);
+            runPV("b", "parity");
+          }
         });
+        if (shape.overlap) w.block("if (pb >= 0)", () => runPV("pb", "pp"));
         printFinalise(t, d, w, slots);
         // The warpgroup's products are done with Q before it is overwritten for the next row.
         w.line("attnc_named_sync(1 + cg, 128);");

@@ -10,15 +10,20 @@ import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
-import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath } from "./fused-tile.js";
+import { printFinalise, printRowState, printRescaleAndPack, printMaskPrefetch, printScores, tileMath } from "./fused-tile.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
 import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 
 /**
  * Warpgroups a block (64 query rows each), keys a tile, whether P V of one tile overlaps the next tile's softmax, and
- * whether a producer warpgroup copies K/V for the others (fused-wgmma-ws.ts; without the overlap).
+ * whether a producer warpgroup copies K/V for the others through `stages` buffers of each (fused-wgmma-ws.ts; 2 unless
+ * given). Without a producer, `warpgroups` counts every warpgroup; with one, the consumers, which with `pingpong`
+ * (two consumers, the overlap) take turns to issue their products.
  */
-export type WgmmaShape = { readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean; readonly producer?: boolean };
+export type WgmmaShape = {
+  readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean;
+  readonly producer?: boolean; readonly stages?: number; readonly pingpong?: boolean;
+};
 
 /** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
 export function wgmmaEligible(stage: FusedStage): boolean {
@@ -28,18 +33,22 @@ export function wgmmaEligible(stage: FusedStage): boolean {
 }
 
 /**
- * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12): at D = 128 two warpgroups (128 query
- * rows), 128 keys a tile, and P V overlapping the next tile's softmax; S and O take 64 registers each. At D = 64,
- * and for chains that read tensors in the score or mask (a per-column document id, a relative-bias table read per
- * element), one warpgroup with 64-key tiles without the overlap: short blocks that fit two or three an SM, and no
- * spills where 128-key tiles spill (the overlap measured the same for documents and spills with the row groups).
+ * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19): at D = 128 the
+ * warp-specialised kernel (fused-wgmma-ws.ts): a producer warpgroup and two consumer warpgroups (128 query rows),
+ * 128 keys a tile, P V overlapping the next tile's softmax, the consumers taking turns (ping-pong); S and O take 64
+ * registers each. At D = 64, and for chains that read tensors in the score or mask (a per-column document id, a
+ * relative-bias table read per element), one warpgroup with 64-key tiles without the overlap: short blocks that fit
+ * two or three an SM, and no spills where 128-key tiles spill (the overlap measured the same for documents and
+ * spills with the row groups; every warp-specialised shape measured slower for documents).
  */
 export function wgmmaShape(stage: FusedStage): WgmmaShape {
   const t = tileMath(stage);
   const columnReads = t.hoisted.some((h) => h.over === "column");
   const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
   const narrow = (stage.chain.headVar.extent as { value: number }).value <= 64 && (stage.chain.valueVar.extent as { value: number }).value <= 64;
-  return narrow || columnReads || elementReads ? { warpgroups: 1, blockK: 64, overlap: false } : { warpgroups: 2, blockK: 128, overlap: true };
+  return narrow || columnReads || elementReads
+    ? { warpgroups: 1, blockK: 64, overlap: false }
+    : { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
 }
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };
@@ -145,6 +154,7 @@ export function printFusedWgmma(
           w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
         });
         w.line("attnc_wgmma_commit();");
+        printMaskPrefetch(t, d, w);
         if (shape.overlap) {
           // The previous tile's P V is issued behind S and runs while this tile's scores and softmax are computed.
           w.block("if (it > 0)", () => {
@@ -153,14 +163,14 @@ export function printFusedWgmma(
           });
           w.line("else attnc_wgmma_wait<0>();");
           w.line("attnc_fence_regs(s[0]);");
-          printScores(t, d, w);
+          printScores(t, d, w, true);
           w.line("attnc_wgmma_wait<0>();");
           w.line("attnc_fence_regs(o[0]);");
           printRescaleAndPack(t, w, false);
         } else {
           w.line("attnc_wgmma_wait<0>();");
           w.line("attnc_fence_regs(s[0]);");
-          printScores(t, d, w);
+          printScores(t, d, w, true);
           printRescaleAndPack(t, w);
           runPV("it % 2");
         }

@@ -58,13 +58,15 @@ template <int R> __device__ inline __attribute__((always_inline)) void attnc_fen
 // of ROWS rows of 128 bytes, the 16-byte chunk c of row r stored at chunk c ^ (r % 8). The tile must start on a
 // 1024-byte boundary. Rows at or past valid_rows are zero-filled. tid is the calling thread's index among the THREADS
 // that copy the tile; whole tiles are copied with cp.async alone (vec and valid_rows >= ROWS), others also with stores.
-template <typename T, int ROWS, int COLS, int THREADS>
+// UNROLL: how many of a thread's copies are unrolled (all of them unless given; a producer warpgroup, which only
+// copies, takes 4 and so keeps fewer addresses live).
+template <typename T, int ROWS, int COLS, int THREADS, int UNROLL = 32>
 __device__ inline __attribute__((always_inline)) void attnc_load_tile_sw128(unsigned char* s, const T* g, long long row_stride, long long col_stride, int valid_rows, bool vec, int tid) {
   constexpr int CHUNKS = COLS / 8;
   constexpr int TOTAL = ROWS * CHUNKS;
   auto at = [&](int r, int ch) { return s + (ch >> 3) * (ROWS * 128) + r * 128 + (((ch & 7) ^ (r & 7)) << 4); };
   if (vec && valid_rows >= ROWS) {
-#pragma unroll
+#pragma unroll UNROLL
     for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
       const int c = tid + it * THREADS;
       if (TOTAL % THREADS == 0 || c < TOTAL) attnc_cp_async16(at(c / CHUNKS, c % CHUNKS), g + (c / CHUNKS) * row_stride + (c % CHUNKS) * 8);
@@ -108,6 +110,9 @@ __device__ inline __attribute__((always_inline)) void attnc_cp_async_arrive(uint
 }
 __device__ inline __attribute__((always_inline)) void attnc_named_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
+}
+__device__ inline __attribute__((always_inline)) void attnc_named_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" :: "r"(id), "r"(threads) : "memory");
 }
 template <int N> __device__ inline __attribute__((always_inline)) void attnc_regs_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" :: "n"(N)); }
 template <int N> __device__ inline __attribute__((always_inline)) void attnc_regs_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" :: "n"(N)); }
