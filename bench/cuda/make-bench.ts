@@ -15,14 +15,15 @@ import { wgmmaShapeTag } from "./shape-tag.js";
 // (bench/results/cuda-notes.md).
 type Variant = { readonly tag: string; readonly options: { mma?: MmaShape; wgmma?: WgmmaShape; l2Budget?: number } };
 function variants(stage: FusedStage, D: number, program: string): Variant[] {
-  const wgmma = (warpgroups: number, blockK: number, overlap = true, producer = false, stages = 2, pingpong = false): Variant => {
-    const shape = { warpgroups, blockK, overlap, producer, stages, pingpong };
+  const wgmma = (warpgroups: number, blockK: number, overlap = true, producer = false, stages = 2, pingpong = false, persistent = false): Variant => {
+    const shape = { warpgroups, blockK, overlap, producer, stages, pingpong, persistent };
     return { tag: wgmmaShapeTag(shape), options: { wgmma: shape } };
   };
   // rows: the default kernel with its rows one after another (the order before step 16); l2b24: row groups of 24 MB.
   const out: Variant[] = [{ tag: "mma", options: { mma: mmaShape(stage) } }, { tag: "rows", options: { l2Budget: 0 } }, { tag: "l2b24", options: { l2Budget: 24 << 20 } }, wgmma(2, 64), wgmma(2, 128), wgmma(1, 64), wgmma(1, 64, false),
     wgmma(2, 64, false, true), wgmma(2, 64, true, true), wgmma(2, 128, false, true), wgmma(2, 128, true, true), wgmma(2, 64, false, true, 3),
-    wgmma(2, 64, true, true, 2, true), wgmma(2, 128, true, true, 2, true)];
+    wgmma(2, 64, true, true, 2, true), wgmma(2, 128, true, true, 2, true),
+    wgmma(2, 64, true, true, 2, true, true), wgmma(2, 128, true, true, 2, true, true), wgmma(2, 64, false, true, 2, false, true), wgmma(2, 128, false, true, 2, false, true)];
   if (program === "full" || program === "causal") out.push(wgmma(1, 128), ...(D <= 64 ? [wgmma(3, 64), wgmma(3, 64, false, true)] : []));
   return out;
 }

@@ -25,6 +25,9 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 2, blockK: 128, overlap: true, producer: true },
   { warpgroups: 2, blockK: 64, overlap: true, producer: true, pingpong: true },
   { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true },
+  { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true },
+  { warpgroups: 2, blockK: 64, overlap: true, producer: true, pingpong: true, persistent: true },
+  { warpgroups: 2, blockK: 64, overlap: false, producer: true, persistent: true },
   { warpgroups: 2, blockK: 64, overlap: false, producer: true, stages: 3 },
   { warpgroups: 3, blockK: 64, overlap: false, producer: true },
 ];

@@ -56,16 +56,20 @@ describe("the sm_90a wgmma kernel", () => {
     );
   });
 
-  it("takes a producer and two ping-pong consumer warpgroups with 128-key tiles at D = 128, one warpgroup and 64-key tiles at D = 64 or for chains that read tensors per score", () => {
+  it("takes the warp-specialised kernel at D = 128 (resident blocks without a mask, no overlap for documents), one warpgroup and 64-key tiles for masked D = 64 or chains that read tensors per score", () => {
     const shape = (path: string, D: number) => wgmmaShape(fusedStage(readFileSync(path, "utf8"), D));
     const ws = { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
-    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(ws);
+    const resident = { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
+    const narrow = { warpgroups: 1, blockK: 64, overlap: false };
+    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(resident);
+    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(resident);
+    expect(shape("bench/cuda/programs/causal.attn", 128)).toEqual(ws);
     expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual(ws);
     expect(shape("bench/cuda/programs/sliding.attn", 128)).toEqual(ws);
-    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
-    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
-    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
-    expect(shape("examples/relative-bias.attn", 128)).toEqual({ warpgroups: 1, blockK: 64, overlap: false });
+    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(narrow);
+    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(narrow);
+    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: false, producer: true });
+    expect(shape("examples/relative-bias.attn", 128)).toEqual(narrow);
   });
 
   it("fits an H100 block's shared memory at every shape, with the third V buffer only when P V overlaps", () => {
@@ -96,16 +100,21 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("reads a column value that only the mask uses (doc[b, j]) in guarded tiles alone, while S is computed", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
-    const loop = emitCuda(plan, { arch: "sm_90a" })!.source.split("while (kt >= 0)")[1];
-    const guardedPass = loop.indexOf("if (guarded) {");
-    const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, v_b, v_j);");
-    const sIssued = loop.indexOf("attnc_wgmma_commit();");
-    const sWaited = loop.indexOf("attnc_wgmma_wait<0>();");
-    expect(guardedPass).toBeGreaterThan(sIssued);
-    expect(columnRead).toBeGreaterThan(guardedPass);
-    expect(columnRead).toBeLessThan(sWaited);
-    expect(loop.match(/hoisted_h1\[nt\]\[c1\] = /g)).toHaveLength(1);
-    expect(loop.slice(sWaited)).toContain("if (j_raw >= M || !(((v_j <= v_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
+    // The default (warp-specialised) kernel's consumer loop, and the one-warpgroup kernel's.
+    for (const loop of [
+      emitCuda(plan, { arch: "sm_90a" })!.source.split("for (;; ++it)")[1],
+      emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 1, blockK: 64, overlap: false } })!.source.split("while (kt >= 0)")[1],
+    ]) {
+      const guardedPass = loop.indexOf("if (guarded) {");
+      const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, v_b, v_j);");
+      const sIssued = loop.indexOf("attnc_wgmma_commit();");
+      const sWaited = loop.indexOf("attnc_wgmma_wait<0>();");
+      expect(guardedPass).toBeGreaterThan(sIssued);
+      expect(columnRead).toBeGreaterThan(guardedPass);
+      expect(columnRead).toBeLessThan(sWaited);
+      expect(loop.match(/hoisted_h1\[nt\]\[c1\] = /g)).toHaveLength(1);
+      expect(loop.slice(sWaited)).toContain("if (j_raw >= M || !(((v_j <= v_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
+    }
   });
 
   it("runs a softmax's mask in a pass of its own over guarded tiles: no mask code in the score pass", () => {
@@ -176,6 +185,21 @@ describe("the sm_90a wgmma kernel", () => {
       expect(spills.filter((m) => m[1] !== "0" || m[2] !== "0").map((m) => m[0])).toEqual([]);
     }
   }, 120_000);
+
+  it("gives full attention resident blocks: one an SM, each looping over the work items in the grid's order", () => {
+    const plan = planKernel(checked(readFileSync("bench/cuda/programs/full.attn", "utf8"), { D: 128 })).plan;
+    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+    expect(source).toContain("err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
+    expect(source).toContain("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
+    // Producer and consumers walk the same items (row group, a group's tiles longest first, rows fastest).
+    expect(source.match(/for \(long long item = blockIdx.x; item < work; item \+= gridDim.x\)/g)).toHaveLength(2);
+    expect(source).toContain("const long long row = item / per_group * group + x % group;");
+    expect(source).toContain("const int i0 = (tiles - 1 - x / group) * BR;");
+    // Masked chains keep one block a query tile (static striding lost to causal imbalance).
+    const causal = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan, { arch: "sm_90a" })!.source;
+    expect(causal).not.toContain("cudaDevAttrMultiProcessorCount");
+    expect(causal).toContain("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
+  });
 
   it("launches rows in groups whose K and V fit the L2 budget, a group's query tiles longest first", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;

@@ -15,10 +15,28 @@ import { declareRows, extentCode, offsetCode, rowCountCode, storeOffset, type Te
  * a causal mask) to the first, blockIdx.y the groups. The hardware dispatches blocks in that order, so within a
  * group the long blocks start first and the short ones fill the tail. With group = 1 this is row after row.
  */
-export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void): void {
+export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void, persistent = false): void {
   const c = stage.chain;
   w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
   w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
+  if (persistent) {
+    // A resident block for each SM takes the work items (a row's query tile) blockIdx.x, + gridDim.x, ... in the
+    // order of the launch grid otherwise: by row group, a group's query tiles longest first with rows fastest.
+    w.line("const int tiles = (N + BR - 1) / BR;");
+    w.line("const long long per_group = (long long)tiles * group, work = per_group * ((rows + group - 1) / group);");
+    w.block("for (long long item = blockIdx.x; item < work; item += gridDim.x)", () => {
+      w.line("const int x = (int)(item % per_group);");
+      w.line("const long long row = item / per_group * group + x % group;");
+      w.line("if (row >= rows) continue;");
+      w.line("const int i0 = (tiles - 1 - x / group) * BR;");
+      w.line("const int i1 = min(i0 + BR, N) - 1;");
+      w.line("const int r_i0 = i0, r_i1 = i1;");
+      w.line("(void)r_i0; (void)r_i1;");
+      declareRows(c.rowVars, "(int)row", d, w);
+      body();
+    });
+    return;
+  }
   w.line("const int in_group = blockIdx.x % group;");
   w.line("const int i0 = (gridDim.x / group - 1 - blockIdx.x / group) * BR;  // the longest (causal) tiles start first");
   w.line("const int i1 = min(i0 + BR, N) - 1;");

@@ -19,7 +19,10 @@ export type MmaShape = {
   readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean; readonly minBlocks?: number;
 };
 
-export type FusedKernel = { readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number };
+/** A fused kernel and its launch: `persistent` ones get a block for each SM (printQueryTileLoop's work loop). */
+export type FusedKernel = {
+  readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number; readonly persistent?: boolean;
+};
 
 /** Whether the tensor-core path applies: f16 or bf16 q, k, v of one dtype and head dims that are multiples of 16. */
 export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => string): boolean {

@@ -52,6 +52,7 @@ export function printFusedWgmmaWs(
   const t = tileMath(stage);
   const smemBytes = 1024 + qBytes + stages * (kBytes + vBytes) + 8 * barriers + 4 * stages;
   const pingpong = shape.pingpong === true && shape.overlap && shape.warpgroups === 2;
+  const persistent = shape.persistent === true;
   const regs = wsRegisters(shape.warpgroups, classifiedFromTables(stage));
   const w = new CodeWriter();
 
@@ -105,7 +106,7 @@ export function printFusedWgmmaWs(
           copy("sK", "full_k", "empty_k", "D", "gK", "k_rs", "k_cs", 2);
           copy("sV", "full_v", "empty_v", "DV", "gV", "v_rs", "v_cs", 4);
         });
-      });
+      }, persistent);
       w.line("attnc_cp_wait<0>();");
     });
     w.block("else", () => {
@@ -218,9 +219,9 @@ export function printFusedWgmmaWs(
         printFinalise(t, d, w, slots);
         // The warpgroup's products are done with Q before it is overwritten for the next row.
         w.line("attnc_named_sync(1 + cg, 128);");
-      });
+      }, persistent);
     });
   });
   w.line("}");
-  return { name, code: w.toString(), threads, smemBytes, blockQ: BR, forms: [ss, rs] };
+  return { name, code: w.toString(), threads, smemBytes, blockQ: BR, forms: [ss, rs], persistent };
 }

@@ -18,11 +18,12 @@ import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
  * Warpgroups a block (64 query rows each), keys a tile, whether P V of one tile overlaps the next tile's softmax, and
  * whether a producer warpgroup copies K/V for the others through `stages` buffers of each (fused-wgmma-ws.ts; 2 unless
  * given). Without a producer, `warpgroups` counts every warpgroup; with one, the consumers, which with `pingpong`
- * (two consumers, the overlap) take turns to issue their products.
+ * (two consumers, the overlap) take turns to issue their products; `persistent` (with a producer): a resident
+ * block an SM loops over the query tiles, so that the producer copies the next one's first tiles during this one's.
  */
 export type WgmmaShape = {
   readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean;
-  readonly producer?: boolean; readonly stages?: number; readonly pingpong?: boolean;
+  readonly producer?: boolean; readonly stages?: number; readonly pingpong?: boolean; readonly persistent?: boolean;
 };
 
 /** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
@@ -33,22 +34,23 @@ export function wgmmaEligible(stage: FusedStage): boolean {
 }
 
 /**
- * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19): at D = 128 the
- * warp-specialised kernel (fused-wgmma-ws.ts): a producer warpgroup and two consumer warpgroups (128 query rows),
- * 128 keys a tile, P V overlapping the next tile's softmax, the consumers taking turns (ping-pong); S and O take 64
- * registers each. At D = 64, and for chains that read tensors in the score or mask (a per-column document id, a
- * relative-bias table read per element), one warpgroup with 64-key tiles without the overlap: short blocks that fit
- * two or three an SM, and no spills where 128-key tiles spill (the overlap measured the same for documents and
- * spills with the row groups; every warp-specialised shape measured slower for documents).
+ * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19-23). Without a mask (every
+ * query tile the same work) the warp-specialised kernel (fused-wgmma-ws.ts) with resident blocks: a producer
+ * warpgroup and two consumer warpgroups on 128 x 128 tiles, at D = 64 too. With a mask, at D = 128: the same
+ * without resident blocks (their static order loses to causal imbalance), P V overlapping the next tile's softmax
+ * and the consumers taking turns (ping-pong); for chains that read a column value (a document id) without the
+ * overlap, which measured slower for them. At D = 64, and for chains that read a tensor per score (a relative-bias
+ * table), one warpgroup with 64-key tiles without the overlap: short blocks that fit two or three an SM.
  */
 export function wgmmaShape(stage: FusedStage): WgmmaShape {
   const t = tileMath(stage);
   const columnReads = t.hoisted.some((h) => h.over === "column");
   const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
   const narrow = (stage.chain.headVar.extent as { value: number }).value <= 64 && (stage.chain.valueVar.extent as { value: number }).value <= 64;
-  return narrow || columnReads || elementReads
-    ? { warpgroups: 1, blockK: 64, overlap: false }
-    : { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
+  if (stage.chain.mask === undefined && !columnReads && !elementReads) return { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
+  if (narrow || elementReads) return { warpgroups: 1, blockK: 64, overlap: false };
+  if (columnReads) return { warpgroups: 2, blockK: 128, overlap: false, producer: true };
+  return { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
 }
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };

@@ -182,7 +182,15 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
             w.line("if (group > rows) group = rows;");
             w.line("if (group > 2147483647LL / tiles) group = 2147483647LL / tiles > 0 ? 2147483647LL / tiles : 1;");
             w.line("const long long groups = (rows + group - 1) / group;");
-            w.line("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
+            if (kernel.persistent) {
+              w.line("int device = 0, sms = 0;");
+              w.line("err = cudaGetDevice(&device);");
+              w.line("if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
+              w.line("const long long work = tiles * group * groups;");
+              w.line("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
+            } else {
+              w.line("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
+            }
             if (kernel.smemBytes > 48 * 1024) {
               w.line(`err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
             }
