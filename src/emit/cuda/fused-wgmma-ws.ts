@@ -1,10 +1,11 @@
-// Emit stage (CUDA): the warp-specialised variant of the Hopper fused kernel (FA3's scheme without TMA), the D = 128
-// default: warpgroup 0 is a producer that finds and classifies the live key tiles, copies K/V with cp.async into a
-// ring of STAGES buffers and signals each on an mbarrier ("full") with the tile it holds; the other warpgroups are
-// consumers of 64 query rows each that wait on "full", run S = Q K^T, the softmax and O += P V as the wgmma kernel
-// does (P V optionally overlapping the next tile's softmax, the consumers optionally taking turns), and release each
-// buffer on an "empty" mbarrier once their products have read it. No block-wide barrier is left in the key loop;
-// setmaxnreg moves registers from the producer to the consumers (bench/results/cuda-notes.md, steps 17-21).
+// Emit stage (CUDA): the warp-specialised variant of the Hopper fused kernel (FA3's scheme without TMA), the default
+// at D = 128 and for full attention: warpgroup 0 is a producer that finds and classifies the live key tiles, copies
+// K/V with cp.async into a ring of STAGES buffers and signals each on an mbarrier ("full") with the tile it holds;
+// the other warpgroups are consumers of 64 query rows each that wait on "full", run S = Q K^T, the softmax and
+// O += P V as the wgmma kernel does (P V optionally overlapping the next tile's softmax, the consumers optionally
+// taking turns), and release each buffer on an "empty" mbarrier once their products have read it. No block-wide
+// barrier is left in the key loop; setmaxnreg moves registers from the producer to the consumers; with `persistent`,
+// a resident block an SM loops over the query tiles (bench/results/cuda-notes.md, steps 17-23).
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
