@@ -82,7 +82,7 @@ def main():
     runs = [c for c in configs(args.quick) if not args.only or c["variant"] in args.only]
     wanted = lambda cu: (  # noqa: E731
         any(os.path.basename(cu).startswith(f"{c['variant']}_D{c['D']}") for c in runs)
-        and ("__" not in cu or args.shapes is None or cu[:-3].split("__")[1] in args.shapes)
+        and ("__" not in os.path.basename(cu) or args.shapes is None or os.path.basename(cu)[:-3].split("__")[1] in args.shapes)
     )
     errs = {k: e for k, e in build(sorted(filter(wanted, glob.glob(os.path.join(args.kernels, "*.cu"))))).items() if e}
     for k, e in errs.items():

@@ -54,7 +54,7 @@ const position = (load: FusedStage["chain"]["q"], name: string) => load.indices.
 export const classifiedFromTables = (stage: FusedStage): boolean =>
   some(stage.tiles.empty, (x) => x.kind === "load") || some(stage.tiles.full, (x) => x.kind === "load");
 
-/** Declares key_lo/key_hi/tile_end, the tile_empty/tile_full/next_tile lambdas, and gQ/gK/gV with their strides. */
+/** Declares key_lo/key_hi/tile_end, the tile_empty/tile_full/next_tile lambdas, and gQ/gK/gV with their strides (printPlanes). */
 export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types = { q: "T", k: "T", v: "T" }): void {
   const c = stage.chain;
   const expr = (e: Expr) => printExpr(e, d, w);
@@ -114,6 +114,12 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
     w.line("auto tile_full = tile_full_at;");
   }
   w.line("const int first = key_lo <= key_hi ? key_lo / BC : 0;");
+  printPlanes(stage, d, w, slots, types);
+}
+
+/** Declares gQ/gK/gV (this row's q, k and v planes) and their row and column strides. */
+export function printPlanes(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types = { q: "T", k: "T", v: "T" }): void {
+  const c = stage.chain;
   const plane = (load: typeof c.q, a: string, b: string, label: string, rs: string, cs: string, type: string) => {
     const slot = slots.get(load.tensor)!;
     const [pa, pb] = [position(load, a), position(load, b)];

@@ -102,15 +102,15 @@ export function printMaskPrefetch(t: TileMath, d: Dialect, w: CodeWriter, full =
  * With the raw products in s and j0 the tile's first key: applies the score function to every element, and for a
  * softmax the mask in a pass of its own that only guarded tiles run (full interior tiles run no mask code), then
  * the online softmax: s holds the tile's unnormalised probabilities, m_run and l_run are updated, and
- * alpha[mt][r] is the factor O must be rescaled by (printRescaleAndPack). With `prefetched`, printMaskPrefetch
- * has declared `guarded` and loaded the mask-only column values.
+ * alpha[mt][r] is the factor O must be rescaled by (printRescaleAndPack). With `prefetched`, the caller has
+ * printed printMaskPrefetch (under its S product); otherwise it is printed here.
  */
 export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched = false): void {
   const c = t.stage.chain;
   const iName = identifier(c.queryVar.name);
   const jName = identifier(c.keyVar.name);
   const softmax = c.normalizer.kind === "softmax";
-  if (!prefetched) w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
+  if (!prefetched) printMaskPrefetch(t, d, w);
   const maskOnly = maskOnlyColumns(t);
   const eachScore = (hs: readonly Hoisted[], body: () => void) => {
     unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
@@ -129,11 +129,11 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
   };
   const inline = t.hoisted.filter((h) => !maskOnly.includes(h));
   printColumnLoads(t, d, w, inline.filter((h) => h.over === "column"));
-  // The score pass (a raw score with a deferred scale prints nothing here); other normalisers mask in it.
+  // The score pass (for a softmax's raw score with a deferred scale it leaves s as it is, and nvcc drops it); other
+  // normalisers mask in it.
   eachScore(inline, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, !softmax));
   if (softmax) {
     w.block("if (guarded)", () => {
-      if (!prefetched) printColumnLoads(t, d, w, maskOnly);
       eachScore(t.hoisted, () => printMaskElement(t.element, d, w, "s[mt][nt][cc]"));
     });
   }

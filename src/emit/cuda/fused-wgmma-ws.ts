@@ -10,9 +10,9 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
-import { classifiedFromTables, printPrologue, printQueryTileLoop } from "./fused-common.js";
+import { classifiedFromTables, printPlanes, printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printMaskPrefetch, printRescaleAndPack, printRowState, printScores, tileMath } from "./fused-tile.js";
-import { printWgmmaHead, type WgmmaKernel, type WgmmaShape } from "./fused-wgmma.js";
+import { printIssuePV, printRunPV, printWgmmaHead, type WgmmaKernel, type WgmmaShape } from "./fused-wgmma.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
 
 /**
@@ -121,8 +121,9 @@ export function printFusedWgmmaWs(
       // schedule). Both walk the same rows and tiles, so every sync has its arrive; consumer 0 goes first.
       if (pingpong) w.line("if (cg == 1) attnc_named_arrive(3, 256);");
       printQueryTileLoop(stage, d, w, () => {
-        printPrologue(stage, d, w, slots);
-        w.line("(void)k_rs; (void)k_cs; (void)v_rs; (void)v_cs; (void)gK; (void)gV; (void)first; (void)next_tile; (void)tile_full;");
+        // The tiles and their classes come from the producer: only the planes are needed here.
+        printPlanes(stage, d, w, slots);
+        w.line("(void)k_rs; (void)k_cs; (void)v_rs; (void)v_cs; (void)gK; (void)gV;");
         // Each consumer warpgroup copies and waits for its own 64 rows of Q: only its own products read them.
         w.line("attnc_load_tile_sw128<T, 64, D, 128>(sQ_g, gQ + (long long)(i0 + cg * 64) * q_rs, q_rs, q_cs, N - i0 - cg * 64, vec & 1, threadIdx.x & 127);");
         w.line("attnc_cp_commit();");
@@ -130,22 +131,11 @@ export function printFusedWgmmaWs(
         w.line("attnc_fence_async_smem();");
         w.line("attnc_named_sync(1 + cg, 128);");
         printRowState(t, d, w);
-        // O += P V of the tile in stage `stage` (V is [keys][DV], MN-major: 16 keys a step are 2048 bytes apart).
-        const issuePV = (stage: string) => {
-          w.line("#pragma unroll");
-          w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(${stage}) + kk * 2048, BC * 128, 1024), 1);`);
-          w.line("attnc_wgmma_commit();");
-        };
-        // P V of the previous tile (stage pb, use parity pp) on its own, as the overlapped loop ends.
+        // P V of the tile in stage `stage` on its own, once that stage's V has landed; its V stage released after.
         const runPV = (stage: string, parity: string) => {
           w.line(`attnc_mbar_wait(full_v + ${stage}, ${parity});`);
           w.line("attnc_fence_async_smem();");
-          w.line("attnc_fence_regs(o[0]);");
-          w.line("attnc_fence_regs(pa[0]);");
-          w.line("attnc_wgmma_fence();");
-          issuePV(stage);
-          w.line("attnc_wgmma_wait<0>();");
-          w.line("attnc_fence_regs(o[0]);");
+          printRunPV(w, rs, stage);
           w.line(`attnc_mbar_arrive(empty_v + ${stage});`);
         };
         if (shape.overlap) {
@@ -190,7 +180,7 @@ export function printFusedWgmmaWs(
             w.block("if (pb >= 0)", () => {
               w.line("attnc_mbar_wait(full_v + pb, pp);");
               w.line("attnc_fence_async_smem();");
-              issuePV("pb");
+              printIssuePV(w, rs, "pb");
               if (pingpong) w.line("attnc_named_arrive(4 - cg, 256);");
               w.line("attnc_wgmma_wait<1>();");
             });

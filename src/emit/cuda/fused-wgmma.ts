@@ -75,6 +75,26 @@ export function printWgmmaHead(
   w.line(`auto sV = [&](int b) { return sQ + Q_BYTES + ${kBuffers} * K_BYTES + b * V_BYTES; };`);
 }
 
+/**
+ * O += P V from V buffer `vBuffer`, issued and committed: V is [keys][DV] (DV contiguous, MN-major for this
+ * product): 16 keys a step are 2048 bytes, and the 64-column slabs of DV are BC * 128 bytes apart.
+ */
+export function printIssuePV(w: CodeWriter, rs: WgmmaForm, vBuffer: string): void {
+  w.line("#pragma unroll");
+  w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(${vBuffer}) + kk * 2048, BC * 128, 1024), 1);`);
+  w.line("attnc_wgmma_commit();");
+}
+
+/** P V on its own: fenced after the rescale and the packing that wrote o and pa, issued and waited for. */
+export function printRunPV(w: CodeWriter, rs: WgmmaForm, vBuffer: string): void {
+  w.line("attnc_fence_regs(o[0]);");
+  w.line("attnc_fence_regs(pa[0]);");
+  w.line("attnc_wgmma_fence();");
+  printIssuePV(w, rs, vBuffer);
+  w.line("attnc_wgmma_wait<0>();");
+  w.line("attnc_fence_regs(o[0]);");
+}
+
 export function printFusedWgmma(
   name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaShape,
 ): WgmmaKernel {
@@ -107,22 +127,6 @@ export function printFusedWgmma(
       const loadKV = (tile: string, kBuffer: string, vBuffer: string) => {
         w.line(`attnc_load_tile_sw128<T, BC, D, THREADS>(sK(${kBuffer}), gK + (long long)${tile} * BC * k_rs, k_rs, k_cs, M - ${tile} * BC, vec & 2, threadIdx.x);`);
         w.line(`attnc_load_tile_sw128<T, BC, DV, THREADS>(sV(${vBuffer}), gV + (long long)${tile} * BC * v_rs, v_rs, v_cs, M - ${tile} * BC, vec & 4, threadIdx.x);`);
-      };
-      // O += P V: V is [keys][DV] (DV contiguous, MN-major for this product): 16 keys a step are 2048 bytes,
-      // and the 64-column slabs of DV are BC * 128 bytes apart.
-      const issuePV = (vBuffer: string) => {
-        w.line("#pragma unroll");
-        w.line(`for (int kk = 0; kk < BC / 16; ++kk) ${wgmmaName(rs)}(o[0], pa[0][kk], attnc_desc(sV(${vBuffer}) + kk * 2048, BC * 128, 1024), 1);`);
-        w.line("attnc_wgmma_commit();");
-      };
-      // P V on its own: fenced after the rescale and the packing that wrote o and pa, and waited for.
-      const runPV = (vBuffer: string) => {
-        w.line("attnc_fence_regs(o[0]);");
-        w.line("attnc_fence_regs(pa[0]);");
-        w.line("attnc_wgmma_fence();");
-        issuePV(vBuffer);
-        w.line("attnc_wgmma_wait<0>();");
-        w.line("attnc_fence_regs(o[0]);");
       };
       w.line("attnc_load_tile_sw128<T, BR, D, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1, threadIdx.x);");
       w.line("int kt = next_tile(first);");
@@ -160,7 +164,7 @@ export function printFusedWgmma(
         if (shape.overlap) {
           // The previous tile's P V is issued behind S and runs while this tile's scores and softmax are computed.
           w.block("if (it > 0)", () => {
-            issuePV(`(it + ${vBuffers - 1}) % ${vBuffers}`);
+            printIssuePV(w, rs, `(it + ${vBuffers - 1}) % ${vBuffers}`);
             w.line("attnc_wgmma_wait<1>();");
           });
           w.line("else attnc_wgmma_wait<0>();");
@@ -174,13 +178,13 @@ export function printFusedWgmma(
           w.line("attnc_fence_regs(s[0]);");
           printScores(t, d, w, true);
           printRescaleAndPack(t, w);
-          runPV("it % 2");
+          printRunPV(w, rs, "it % 2");
         }
         w.line("++it;");
         w.line("kt = next;");
       });
       if (shape.overlap) {
-        w.block("if (it > 0)", () => runPV(`(it + ${vBuffers - 1}) % ${vBuffers}`));
+        w.block("if (it > 0)", () => printRunPV(w, rs, `(it + ${vBuffers - 1}) % ${vBuffers}`));
       }
       w.line("attnc_cp_wait<0>();");
       printFinalise(t, d, w, slots);
