@@ -28,6 +28,7 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true },
   { warpgroups: 2, blockK: 64, overlap: true, producer: true, pingpong: true, persistent: true },
   { warpgroups: 2, blockK: 64, overlap: false, producer: true, persistent: true },
+  { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true },
   { warpgroups: 2, blockK: 64, overlap: false, producer: true, stages: 3 },
   { warpgroups: 3, blockK: 64, overlap: false, producer: true },
 ];
@@ -54,6 +55,10 @@ const cases: Case[] = [
   { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 400 }, note: "documents D=128 multi-tile" },
   { program: `${programs}/sliding.attn`, defines: { D: 128 }, sizes: { B: 1, H: 1, N: 420, M: 420 }, scalars: { W: 150 }, note: "window 150, multi-tile" },
   { program: `${programs}/alibi.attn`, defines: { D: 128 }, sizes: { B: 1, H: 3, N: 260, M: 260 }, note: "alibi D=128 multi-tile" },
+  // More query tiles than an H100 or H200 has SMs (132), so that resident blocks take several items each.
+  { program: `${programs}/full.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 131, M: 40 }, note: "full D=64, 134 query tiles" },
+  { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 130, M: 130 }, note: "causal D=64, 134 query tiles" },
+  { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 67, H: 1, N: 129 }, note: "documents D=128, 134 query tiles" },
   { program: `${programs}/sigmoid-f32.attn`, defines: { D: 32 }, sizes: { B: 3, H: 2, N: 41, M: 57 }, scalars: { bias: -1 }, note: "sigmoid f32 SIMT, key padding incl. klen=0" },
 ];
 for (const f of (() => { try { return readdirSync(examples).filter((x) => x.endsWith(".attn")).sort(); } catch { return []; } })()) {

@@ -28,6 +28,8 @@ export type Dialect = {
   /** `var x: f32 = v;` / `float x = v;` */
   declare(name: string, type: ValueType, value: string): string;
   forLoop(variable: string, extent: string): string;
+  /** A line before a loop of a compile-time trip count that lets its iterations' loads overlap (CUDA: an unroll pragma). */
+  readonly unrollConstant?: string;
   isInfNegative(code: string): string; // code == -inf, robust under fast-math
 };
 
@@ -69,8 +71,13 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       return d.call(e.fn, e.args.map(p), e.type);
     case "reduce": {
       const result = w.fresh("red");
-      const init = e.op === "sum" ? (e.type === "int" ? d.intLiteral(0) : d.floatLiteral(0)) : e.op === "min" ? d.floatLiteral(Infinity) : d.floatLiteral(-Infinity);
-      const type: ValueType = e.op === "max" || e.op === "min" ? "float" : e.type;
+      // min and max of ints stay ints (a float holds them exactly only below 2^24: document ids above it would
+      // merge in the tile tables); of floats, they start from +-inf.
+      const intBound = e.type === "int" && (e.op === "min" || e.op === "max");
+      const init = e.op === "sum" ? (e.type === "int" ? d.intLiteral(0) : d.floatLiteral(0))
+        : intBound ? (e.op === "min" ? d.intLiteral(2147483647) : `(${d.intLiteral(-2147483647)} - ${d.intLiteral(1)})`)
+        : e.op === "min" ? d.floatLiteral(Infinity) : d.floatLiteral(-Infinity);
+      const type: ValueType = (e.op === "max" || e.op === "min") && !intBound ? "float" : e.type;
       if (e.op === "logsumexp") {
         // Two passes: the row max, then the sum of exponentials shifted by it.
         const max = w.fresh("lse_max");
@@ -114,6 +121,7 @@ function loops(vars: readonly IndexVar[], d: Dialect, w: CodeWriter, body: () =>
     if (k === vars.length) return body();
     const v = vars[k];
     const bound = v.extent.kind === "const" ? d.intLiteral(v.extent.value) : d.size(v.extent.name);
+    if (v.extent.kind === "const" && d.unrollConstant !== undefined) w.line(d.unrollConstant);
     w.block(d.forLoop(d.variable(v.name), bound), () => go(k + 1));
   };
   if (shadow) w.block("", () => go(0));

@@ -56,19 +56,19 @@ describe("the sm_90a wgmma kernel", () => {
     );
   });
 
-  it("takes the warp-specialised kernel at D = 128 (resident blocks without a mask, no overlap for documents), one warpgroup and 64-key tiles for masked D = 64 or chains that read tensors per score", () => {
+  it("takes the resident warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
     const shape = (path: string, D: number) => wgmmaShape(fusedStage(readFileSync(path, "utf8"), D));
-    const ws = { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
+    const overlapped = { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true };
     const resident = { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
     const narrow = { warpgroups: 1, blockK: 64, overlap: false };
     expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(resident);
     expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(resident);
-    expect(shape("bench/cuda/programs/causal.attn", 128)).toEqual(ws);
-    expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual(ws);
-    expect(shape("bench/cuda/programs/sliding.attn", 128)).toEqual(ws);
-    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(narrow);
-    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(narrow);
-    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual({ warpgroups: 2, blockK: 128, overlap: false, producer: true });
+    expect(shape("bench/cuda/programs/causal.attn", 128)).toEqual(overlapped);
+    expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual(overlapped);
+    expect(shape("bench/cuda/programs/sliding.attn", 128)).toEqual(overlapped);
+    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(resident);
+    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(resident);
+    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual(resident);
     expect(shape("examples/relative-bias.attn", 128)).toEqual(narrow);
   });
 
@@ -129,7 +129,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("warp-specialised: asks setmaxnreg for no more registers than the block was launched with", () => {
     expect(wsRegisters(2)).toEqual({ launch: 168, producer: 56, consumer: 224 });
-    expect(wsRegisters(2, true)).toEqual({ launch: 168, producer: 64, consumer: 216 });
+    expect(wsRegisters(2, true)).toEqual({ launch: 168, producer: 72, consumer: 216 });
     for (const [groups, tables] of [[1, false], [2, false], [2, true], [3, false], [3, true]] as const) {
       const r = wsRegisters(groups, tables);
       const threads = 128 * (groups + 1);
@@ -168,12 +168,12 @@ describe("the sm_90a wgmma kernel", () => {
     // Built with nvcc without spills (the producer spills at fewer than 64 registers).
     const dir = mkdtempSync(join(tmpdir(), "attnc-ws-"));
     // The non-overlapped form at 64-key tiles, and documents (tiles classified from the id tables: the producer
-    // takes 64 registers).
+    // takes 72 registers).
     const narrow = emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: false, producer: true } })!.source;
     const documents = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan, {
       arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: true, producer: true },
     })!.source;
-    expect(documents).toContain("attnc_regs_dec<64>();");
+    expect(documents).toContain("attnc_regs_dec<72>();");
     expect(documents).toContain("attnc_regs_inc<216>();");
     for (const [name, code] of [["causal_ws.cu", source], ["causal_ws64.cu", narrow], ["document_ws.cu", documents]]) {
       const file = join(dir, name);
@@ -186,24 +186,63 @@ describe("the sm_90a wgmma kernel", () => {
     }
   }, 120_000);
 
-  it("gives full attention resident blocks: one an SM, each looping over the work items in the grid's order", () => {
-    const plan = planKernel(checked(readFileSync("bench/cuda/programs/full.attn", "utf8"), { D: 128 })).plan;
-    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
-    expect(source).toContain("err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
-    expect(source).toContain("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
-    // Producer and consumers walk the same items (row group, a group's tiles longest first, rows fastest).
-    expect(source.match(/for \(long long item = blockIdx.x; item < work; item \+= gridDim.x\)/g)).toHaveLength(2);
-    expect(source).toContain("const long long row = item / per_group * group + x % group;");
-    expect(source).toContain("const int i0 = (tiles - 1 - x / group) * BR;");
-    // Masked chains keep one block a query tile (static striding lost to causal imbalance).
-    const causal = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan, { arch: "sm_90a" })!.source;
-    expect(causal).not.toContain("cudaDevAttrMultiProcessorCount");
-    expect(causal).toContain("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
+  it("gives resident blocks, one an SM, that take their query tiles from a counter of the launch's own, in the grid's order", () => {
+    for (const program of ["full", "causal", "document"]) {
+      const plan = planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D: 128 })).plan;
+      const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+      expect(source).toContain("err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
+      expect(source).toContain("const long long work = tiles * rows;");
+      expect(source).toContain("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
+      // A zeroed counter for each launch, freed after it on the same stream.
+      const launch = source.slice(source.indexOf('extern "C" int'));
+      const [malloc, memset, kernel, free] = ["cudaMallocAsync((void**)&counter", "cudaMemsetAsync(counter, 0,", ", counter);", "cudaFreeAsync(counter, stream)"].map((x) => launch.indexOf(x));
+      expect(malloc).toBeGreaterThan(0);
+      expect(memset).toBeGreaterThan(malloc);
+      expect(kernel).toBeGreaterThan(memset);
+      expect(free).toBeGreaterThan(kernel);
+      // The producer's thread 0 takes an item when a Q buffer frees up and hands it on; the consumers read it once
+      // its Q buffer is full. Both decode it the same way: row group, a group's tiles longest first, rows fastest.
+      const producer = source.slice(source.indexOf("attnc_regs_dec<"), source.indexOf("attnc_regs_inc<"));
+      const consumer = source.slice(source.indexOf("attnc_regs_inc<"));
+      expect(producer).toContain("if (threadIdx.x == 0) { q_item[qb] = (long long)atomicAdd(counter, 1ULL); attnc_mbar_arrive(full_q + qb); }");
+      expect(producer.indexOf("attnc_mbar_wait(empty_q + qb, ((qi / Q_STAGES) & 1) ^ 1);")).toBeLessThan(producer.indexOf("atomicAdd"));
+      expect(consumer).toContain("attnc_mbar_wait(full_q + qb, (qi / Q_STAGES) & 1);\n      const long long item = q_item[qb];");
+      for (const role of [producer, consumer]) {
+        expect(role).toContain("if (item >= work) break;");
+        expect(role).toContain("const long long row = g * group + x % size;");
+        expect(role).toContain("const int i0 = (tiles - 1 - (int)(x / size)) * BR;");
+      }
+      // The producer copies Q into the buffer; the consumers copy nothing and release it once their last S is done.
+      expect(producer).toContain("attnc_load_tile_sw128<T, 64, D, 128, 4>(sQ_at(qb) + h * (64 * D * 2), gQ");
+      expect(consumer).not.toContain("attnc_load_tile_sw128");
+      expect(consumer).not.toContain("attnc_cp_");
+      expect(consumer.indexOf("attnc_mbar_arrive(empty_q + qb);")).toBeGreaterThan(consumer.lastIndexOf("const int code = tile[b];"));
+    }
+    // The work items decoded as the kernel does, over a short last row group: each query tile of each row once.
+    for (const [rows, tiles, group] of [[7, 5, 3], [6, 4, 3], [1, 9, 1], [5, 1, 8]]) {
+      const seen = new Set<string>();
+      const whole = Math.floor(rows / group);
+      for (let item = 0; item < rows * tiles; item++) {
+        const g = Math.min(Math.floor(item / (group * tiles)), whole);
+        const size = g < whole ? group : rows - whole * group;
+        const x = item - g * group * tiles;
+        seen.add(`${g * group + (x % size)},${tiles - 1 - Math.floor(x / size)}`);
+      }
+      expect(seen.size).toBe(rows * tiles);
+      for (const key of seen) {
+        const [row, tile] = key.split(",").map(Number);
+        expect(row >= 0 && row < rows && tile >= 0 && tile < tiles).toBe(true);
+      }
+    }
+    // Kernels without a producer keep one block a query tile.
+    const narrow = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan, { arch: "sm_90a", wgmma: { warpgroups: 1, blockK: 64, overlap: false } })!.source;
+    expect(narrow).not.toContain("cudaDevAttrMultiProcessorCount");
+    expect(narrow).toContain("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
   });
 
   it("launches rows in groups whose K and V fit the L2 budget, a group's query tiles longest first", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;
-    const source = (l2Budget?: number) => emitCuda(plan, { arch: "sm_90a", l2Budget })!.source;
+    const source = (l2Budget?: number) => emitCuda(plan, { arch: "sm_90a", l2Budget, wgmma: { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true } })!.source;
     // K and V of one row: M keys of 128 + 128 bf16 values; 8 MB by default, and rows one after another with 0.
     expect(source()).toContain("kv_bytes = (long long)sizes[3] * (128LL * 2 + 128LL * 2);");
     expect(source()).toContain("long long group = kv_bytes > 0 && kv_bytes < 8388608LL ? 8388608LL / kv_bytes : 1;");
@@ -212,6 +251,26 @@ describe("the sm_90a wgmma kernel", () => {
     // blockIdx.x: rows of the group fastest, then query tiles from the last; blockIdx.y: the groups.
     expect(source()).toContain("const int i0 = (gridDim.x / group - 1 - blockIdx.x / group) * BR;");
     expect(source()).toContain("for (long long row = blockIdx.y * (long long)group + in_group; row < rows; row += gridDim.y * (long long)group)");
+  });
+
+  it("keeps document ids in ints in the tile tables, and reads 16 of them at a time", () => {
+    const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
+    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+    // min and max over each 64-key granule, as ints (a float merges ids above 2^24), with loads in flight together.
+    expect(source).toContain("int red_0 = 2147483647;\n    #pragma unroll 16\n    for (int v_x_3 = 0; v_x_3 < 64; ++v_x_3) {\n      red_0 = min(red_0, ld_3(");
+    expect(source).toContain("int red_0 = ((-2147483647) - 1);");
+    expect(source).not.toContain("(float)ld_3(");
+  });
+
+  it("double-buffers Q where it fits (the producer copies the next query tile during this one)", () => {
+    const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;
+    const kernel = (stages?: number) => emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true, stages } })!;
+    // 1024 alignment + 2 Q buffers (128 x 128 bf16) + 2 stages of K and V + 12 mbarriers + 2 items + 2 tile codes.
+    expect(kernel().source).toContain("STAGES = 2, Q_STAGES = 2;");
+    expect(kernel().source).toContain(", 384, 197752, stream>>>");
+    expect(1024 + 2 * 32768 + 2 * 65536 + 8 * 12 + 16 + 8).toBe(197752);
+    // With three K/V stages, two Q buffers would not fit 227 KB: one.
+    expect(kernel(3).source).toContain("STAGES = 3, Q_STAGES = 1;");
   });
 
   it("prints wgmma helpers whose operand numbers follow the accumulator count", () => {

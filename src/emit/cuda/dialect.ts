@@ -77,6 +77,8 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     ref: (name: RefName) => `r_${name}`,
     declare: (name, type, value) => `${type === "float" ? "float" : type === "int" ? "int" : "bool"} ${name} = ${value};`,
     forLoop: (v, extent) => `for (int ${v} = 0; ${v} < ${extent}; ++${v})`,
+    // A reduction over a tile table's granule reads 64 values: 16 in flight at a time, not one.
+    unrollConstant: "#pragma unroll 16",
     isInfNegative: (c) => `(${c} == __int_as_float(0xff800000))`,
   };
 }

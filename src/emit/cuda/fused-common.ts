@@ -14,21 +14,28 @@ import { declareRows, extentCode, offsetCode, rowCountCode, storeOffset, type Te
  * K and V stay in L2: blockIdx.x walks a group's rows fastest and its query tiles from the last (the longest under
  * a causal mask) to the first, blockIdx.y the groups. The hardware dispatches blocks in that order, so within a
  * group the long blocks start first and the short ones fill the tail. With group = 1 this is row after row.
+ *
+ * With `take` (resident blocks, one an SM), the block loops over work items instead: `take` declares `item`, the
+ * next one this block runs (at or past `work` when none is left), taken in the same order (row group, a group's
+ * query tiles longest first, rows fastest; the last group may be short), so that items handed out one at a time
+ * from a counter keep the grid's longest-first order.
  */
-export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void, persistent = false): void {
+export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void, take?: () => void): void {
   const c = stage.chain;
   w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
   w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
-  if (persistent) {
-    // A resident block for each SM takes the work items (a row's query tile) blockIdx.x, + gridDim.x, ... in the
-    // order of the launch grid otherwise: by row group, a group's query tiles longest first with rows fastest.
+  if (take) {
     w.line("const int tiles = (N + BR - 1) / BR;");
-    w.line("const long long per_group = (long long)tiles * group, work = per_group * ((rows + group - 1) / group);");
-    w.block("for (long long item = blockIdx.x; item < work; item += gridDim.x)", () => {
-      w.line("const int x = (int)(item % per_group);");
-      w.line("const long long row = item / per_group * group + x % group;");
-      w.line("if (row >= rows) continue;");
-      w.line("const int i0 = (tiles - 1 - x / group) * BR;");
+    w.line("const long long work = rows * tiles, whole_groups = rows / group;");
+    w.block("for (;;)", () => {
+      take();
+      w.line("if (item >= work) break;");
+      // Items before group g: g * group * tiles; the group holds `size` rows (fewer in a short last group).
+      w.line("const long long g = min(item / ((long long)group * tiles), whole_groups);");
+      w.line("const long long size = g < whole_groups ? group : rows - whole_groups * group;");
+      w.line("const long long x = item - g * group * tiles;");
+      w.line("const long long row = g * group + x % size;");
+      w.line("const int i0 = (tiles - 1 - (int)(x / size)) * BR;");
       w.line("const int i1 = min(i0 + BR, N) - 1;");
       w.line("const int r_i0 = i0, r_i1 = i1;");
       w.line("(void)r_i0; (void)r_i1;");

@@ -3,14 +3,16 @@
 // K/V with cp.async into a ring of STAGES buffers and signals each on an mbarrier ("full") with the tile it holds;
 // the other warpgroups are consumers of 64 query rows each that wait on "full", run S = Q K^T, the softmax and
 // O += P V as the wgmma kernel does (P V optionally overlapping the next tile's softmax, the consumers optionally
-// taking turns), and release each buffer on an "empty" mbarrier once their products have read it. No block-wide
-// barrier is left in the key loop; setmaxnreg moves registers from the producer to the consumers; with `persistent`,
-// a resident block an SM loops over the query tiles (bench/results/cuda-notes.md, steps 17-23).
+// taking turns), and release each buffer on an "empty" mbarrier once their products have read it. The producer
+// copies each query tile's Q into one of two buffers the same way, so the next one lands during this one. No
+// block-wide barrier is left in the key loop; setmaxnreg moves registers from the producer to the consumers; with
+// `persistent`, a resident block an SM takes query tiles from a counter of the launch's own, longest first, as
+// they free up (bench/results/cuda-notes.md, steps 17-26).
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
-import { classifiedFromTables, printPlanes, printPrologue, printQueryTileLoop } from "./fused-common.js";
+import { classifiedFromTables, printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printMaskPrefetch, printRescaleAndPack, printRowState, printScores, tileMath } from "./fused-tile.js";
 import { printIssuePV, printRunPV, printWgmmaHead, type WgmmaKernel, type WgmmaShape } from "./fused-wgmma.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
@@ -21,13 +23,14 @@ import { wgmmaName, type WgmmaForm } from "./wgmma.js";
  * over the threads, down to a multiple of 8: 168 for 384 threads), and setmaxnreg.inc blocks until the registers it
  * asks for are free: the producer's and the consumers' share may not exceed the block's allocation, or the
  * consumers wait forever (the first device run of this kernel hung on 64 + 224 > 168 x 3). The producer, which
- * unrolls its copies 4 at a time, takes 56, or 64 where it classifies tiles from tables (document ids): it spills
- * below those, and ALiBi's consumers spill at 216 (cuda-notes.md, step 22).
+ * unrolls its copies 4 at a time, takes 56, or 72 where it classifies tiles from tables (document ids; 64 spilled
+ * once it copied Q too, and 72 leaves two consumers the same 216): it spills below those, and ALiBi's consumers
+ * spill at 216 (cuda-notes.md, steps 22 and 26).
  */
 export function wsRegisters(consumerGroups: number, tables = false): { readonly launch: number; readonly producer: number; readonly consumer: number } {
   const threads = 128 * (consumerGroups + 1);
   const launch = Math.floor(65536 / threads / 8) * 8;
-  const producer = tables ? 64 : 56;
+  const producer = tables ? 72 : 56;
   const consumer = Math.min(256, Math.floor((launch * threads - 128 * producer) / (128 * consumerGroups) / 8) * 8);
   return { launch, producer, consumer };
 }
@@ -45,43 +48,69 @@ export function printFusedWgmmaWs(
   const ptxType = ctype === "__half" ? "f16" : "bf16";
   const ss: WgmmaForm = { operands: "ss", ptxType, n: BC };
   const rs: WgmmaForm = { operands: "rs", ptxType, n: DV };
-  // Q (each consumer warpgroup's 64 rows as a tile of its own), STAGES buffers of K and of V, the mbarriers, and
-  // 1024 bytes to align the start to the swizzle pattern's period.
+  // Q_STAGES buffers of Q (each consumer warpgroup's 64 rows a tile of its own: two, so that the producer copies
+  // the next query tile during this one, where they fit), STAGES buffers of K and of V, the mbarriers, the stages'
+  // tile codes and the Q buffers' items, and 1024 bytes to align the start to the swizzle pattern's period.
   const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
   const stages = shape.stages ?? 2;
-  const barriers = 4 * stages;
   const t = tileMath(stage);
-  const smemBytes = 1024 + qBytes + stages * (kBytes + vBytes) + 8 * barriers + 4 * stages;
+  const bytes = (qStages: number) => 1024 + qStages * qBytes + stages * (kBytes + vBytes) + 8 * (4 * stages + 2 * qStages) + 4 * stages + 8 * qStages;
+  const qStages = bytes(2) <= 227 * 1024 ? 2 : 1;
+  const smemBytes = bytes(qStages);
   const pingpong = shape.pingpong === true && shape.overlap && shape.warpgroups === 2;
   const persistent = shape.persistent === true;
   const regs = wsRegisters(shape.warpgroups, classifiedFromTables(stage));
   const w = new CodeWriter();
 
-  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group) {`);
+  const counter = persistent ? ", unsigned long long* counter" : "";
+  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group${counter}) {`);
   w.indented(() => {
-    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes, kBytes, vBytes }, `STAGES = ${stages}`, "STAGES");
+    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes: qStages * qBytes, kBytes, vBytes }, `STAGES = ${stages}, Q_STAGES = ${qStages}`, "STAGES");
     // full_k, full_v: the producer's 128 threads arrive once their copies of a stage landed (and its thread 0 once
     // more on full_k, after writing the stage's tile); empty_k, empty_v: every consumer thread arrives once its
     // products have read the stage. tile[b]: the key tile in stage b, times 2, plus 1 where it is full (needs no
     // mask), or -1 where the row has no more tiles: the producer alone finds and classifies the live tiles.
+    // full_q, empty_q and item[qb] do the same for the query tiles, through Q_STAGES buffers of Q.
     w.line("uint64_t* bars = reinterpret_cast<uint64_t*>(sQ + Q_BYTES + STAGES * (K_BYTES + V_BYTES));");
     w.line("uint64_t* full_k = bars; uint64_t* full_v = bars + STAGES; uint64_t* empty_k = bars + 2 * STAGES; uint64_t* empty_v = bars + 3 * STAGES;");
-    w.line("volatile int* tile = reinterpret_cast<volatile int*>(bars + 4 * STAGES);");
+    w.line("uint64_t* full_q = bars + 4 * STAGES; uint64_t* empty_q = full_q + Q_STAGES;");
+    w.line("volatile long long* q_item = reinterpret_cast<volatile long long*>(empty_q + Q_STAGES);");
+    w.line("volatile int* tile = reinterpret_cast<volatile int*>(q_item + Q_STAGES);");
+    w.line("auto sQ_at = [&](int qb) { return sQ + qb * (Q_BYTES / Q_STAGES); };");
     w.block("if (threadIdx.x == 0)", () => {
       w.block("for (int b = 0; b < STAGES; ++b)", () => {
         w.line("attnc_mbar_init(full_k + b, 129); attnc_mbar_init(full_v + b, 128);");
         w.line(`attnc_mbar_init(empty_k + b, ${consumers}); attnc_mbar_init(empty_v + b, ${consumers});`);
       });
+      w.line(`for (int b = 0; b < Q_STAGES; ++b) { attnc_mbar_init(full_q + b, 129); attnc_mbar_init(empty_q + b, ${consumers}); }`);
     });
     w.line("__syncthreads();");
     w.line("const int lane = threadIdx.x & 31;");
     w.line("int it = 0;  // tiles through the ring so far: tile it sits in stage it % STAGES, its use it / STAGES");
+    w.line("int qi = 0;  // query tiles so far: in Q buffer qi % Q_STAGES, its use qi / Q_STAGES");
     w.block("if (threadIdx.x < 128)", () => {
-      // The producer: walks the live tiles of each row, and ends each row with a stage that carries tile -1.
+      // The producer: takes each query tile (from the counter, if resident), copies its Q, walks its live key tiles,
+      // and ends each with a stage that carries tile -1. Its thread 0 arrives on full_q once more after writing the
+      // item, so that full_q completes for every item, the end of the work included.
       w.line(`attnc_regs_dec<${regs.producer}>();`);
+      const takeQ = () => {
+        w.line("const int qb = qi % Q_STAGES;");
+        w.line("attnc_mbar_wait(empty_q + qb, ((qi / Q_STAGES) & 1) ^ 1);");
+      };
       printQueryTileLoop(stage, d, w, () => {
+        if (!persistent) {
+          takeQ();
+          w.line("if (threadIdx.x == 0) attnc_mbar_arrive(full_q + qb);");
+        }
         printPrologue(stage, d, w, slots);
-        w.line("(void)gQ; (void)q_rs; (void)q_cs;");
+        w.line("const bool whole_q = N - i0 >= BR && (vec & 1);");
+        w.block("for (int h = 0; h < BR / 64; ++h)", () => {
+          w.line("attnc_load_tile_sw128<T, 64, D, 128, 4>(sQ_at(qb) + h * (64 * D * 2), gQ + (long long)(i0 + h * 64) * q_rs, q_rs, q_cs, N - i0 - h * 64, vec & 1, threadIdx.x);");
+        });
+        w.line("attnc_cp_commit();");
+        w.line("if (whole_q) attnc_cp_async_arrive(full_q + qb);");
+        w.line("else { attnc_cp_wait<0>(); attnc_mbar_arrive(full_q + qb); }");
+        w.line("++qi;");
         w.block("for (int kt = next_tile(first);; kt = next_tile(kt + 1), ++it)", () => {
           w.line("const int b = it % STAGES;");
           w.line("const uint32_t parity = ((it / STAGES) & 1) ^ 1;");
@@ -107,29 +136,35 @@ export function printFusedWgmmaWs(
           copy("sK", "full_k", "empty_k", "D", "gK", "k_rs", "k_cs", 2);
           copy("sV", "full_v", "empty_v", "DV", "gV", "v_rs", "v_cs", 4);
         });
-      }, persistent);
+      }, persistent ? () => {
+        // Thread 0 takes the next item from the counter and hands it to the other producer threads (named barrier
+        // 1) and to the consumers (item[qb], then full_q).
+        takeQ();
+        w.line("if (threadIdx.x == 0) { q_item[qb] = (long long)atomicAdd(counter, 1ULL); attnc_mbar_arrive(full_q + qb); }");
+        w.line("attnc_named_sync(1, 128);");
+        w.line("const long long item = q_item[qb];");
+        w.line("if (item >= work) attnc_mbar_arrive(full_q + qb);");
+      } : undefined);
       w.line("attnc_cp_wait<0>();");
     });
     w.block("else", () => {
       w.line(`attnc_regs_inc<${regs.consumer}>();`);
       w.line("const int warp = (threadIdx.x >> 5) - 4;  // among the consumer warps");
       w.line("const int warp_row = warp * 16;  // this warp's first query row in the tile");
-      w.line("const int cg = warp >> 2;  // this consumer warpgroup: rows cg * 64 to cg * 64 + 63, its Q tile sQ_g");
-      w.line("unsigned char* sQ_g = sQ + cg * (64 * D * 2);");
+      w.line("const int cg = warp >> 2;  // this consumer warpgroup: rows cg * 64 to cg * 64 + 63 of the query tile");
       // Ping-pong: consumer cg issues its products after a bar.sync on barrier 3 + cg, which the other consumer's
       // bar.arrive opens once it has issued its own, so that one's softmax runs under the other's products (FA3's
       // schedule). Both walk the same rows and tiles, so every sync has its arrive; consumer 0 goes first.
       if (pingpong) w.line("if (cg == 1) attnc_named_arrive(3, 256);");
+      const waitQ = () => {
+        w.line("const int qb = qi % Q_STAGES;");
+        w.line("attnc_mbar_wait(full_q + qb, (qi / Q_STAGES) & 1);");
+      };
       printQueryTileLoop(stage, d, w, () => {
-        // The tiles and their classes come from the producer: only the planes are needed here.
-        printPlanes(stage, d, w, slots);
-        w.line("(void)k_rs; (void)k_cs; (void)v_rs; (void)v_cs; (void)gK; (void)gV;");
-        // Each consumer warpgroup copies and waits for its own 64 rows of Q: only its own products read them.
-        w.line("attnc_load_tile_sw128<T, 64, D, 128>(sQ_g, gQ + (long long)(i0 + cg * 64) * q_rs, q_rs, q_cs, N - i0 - cg * 64, vec & 1, threadIdx.x & 127);");
-        w.line("attnc_cp_commit();");
-        w.line("attnc_cp_wait<0>();");
+        if (!persistent) waitQ();
+        // The tiles, their classes and Q come from the producer: only the output's plane is needed here.
+        w.line("unsigned char* sQ_g = sQ_at(qb) + cg * (64 * D * 2);  // this warpgroup's 64 rows of Q");
         w.line("attnc_fence_async_smem();");
-        w.line("attnc_named_sync(1 + cg, 128);");
         printRowState(t, d, w);
         // P V of the tile in stage `stage` on its own, once that stage's V has landed; its V stage released after.
         const runPV = (stage: string, parity: string) => {
@@ -206,11 +241,15 @@ export function printFusedWgmmaWs(
             runPV("b", "parity");
           }
         });
+        // Every S of this query tile has been waited for: its Q buffer is free for the producer's next one.
+        w.line("attnc_mbar_arrive(empty_q + qb);");
+        w.line("++qi;");
         if (shape.overlap) w.block("if (pb >= 0)", () => runPV("pb", "pp"));
         printFinalise(t, d, w, slots);
-        // The warpgroup's products are done with Q before it is overwritten for the next row.
-        w.line("attnc_named_sync(1 + cg, 128);");
-      }, persistent);
+      }, persistent ? () => {
+        waitQ();
+        w.line("const long long item = q_item[qb];");
+      } : undefined);
     });
   });
   w.line("}");

@@ -34,23 +34,21 @@ export function wgmmaEligible(stage: FusedStage): boolean {
 }
 
 /**
- * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19-23). Without a mask (every
- * query tile the same work) the warp-specialised kernel (fused-wgmma-ws.ts) with resident blocks: a producer
- * warpgroup and two consumer warpgroups on 128 x 128 tiles, at D = 64 too. With a mask, at D = 128: the same
- * without resident blocks (their static order loses to causal imbalance), P V overlapping the next tile's softmax
- * and the consumers taking turns (ping-pong); for chains that read a column value (a document id) without the
- * overlap, which measured slower for them. At D = 64, and for chains that read a tensor per score (a relative-bias
- * table), one warpgroup with 64-key tiles without the overlap: short blocks that fit two or three an SM.
+ * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19-25): the warp-specialised kernel
+ * (fused-wgmma-ws.ts), a producer warpgroup and two consumer warpgroups on 128 x 128 tiles, with resident blocks that
+ * take their query tiles from a counter. Masked chains at D = 128 have P V overlap the next tile's softmax and the
+ * consumers take turns (ping-pong); without a mask, at D = 64, and for chains that read a column value (a document
+ * id), no overlap, which measured faster for them. Chains that read a tensor per score (a relative-bias table): one
+ * warpgroup with 64-key tiles without the overlap, short blocks that fit two or three an SM.
  */
 export function wgmmaShape(stage: FusedStage): WgmmaShape {
   const t = tileMath(stage);
   const columnReads = t.hoisted.some((h) => h.over === "column");
   const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
   const narrow = (stage.chain.headVar.extent as { value: number }).value <= 64 && (stage.chain.valueVar.extent as { value: number }).value <= 64;
-  if (stage.chain.mask === undefined && !columnReads && !elementReads) return { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
-  if (narrow || elementReads) return { warpgroups: 1, blockK: 64, overlap: false };
-  if (columnReads) return { warpgroups: 2, blockK: 128, overlap: false, producer: true };
-  return { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true };
+  if (elementReads) return { warpgroups: 1, blockK: 64, overlap: false };
+  if (stage.chain.mask !== undefined && !columnReads && !narrow) return { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true };
+  return { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
 }
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };

@@ -142,6 +142,7 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     void manifestStrides;
     w.line("cudaError_t err = cudaSuccess;");
     if (plan.buffers.length > 0) w.line(`void* scratch[${plan.buffers.length}] = {};`);
+    if (kernels.some((x) => x.kind === "fused" && x.persistent)) w.line("unsigned long long* counter = nullptr;");
     plan.buffers.forEach((t, x) => {
       const slot = slots.get(t.name)!;
       const numel = t.dims.map((_, y) => `p.dim[${slot.strideOffset + y}]`).join(" * ") || "1";
@@ -181,26 +182,32 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
             w.line(`long long group = ${budget > 0 ? `kv_bytes > 0 && kv_bytes < ${budget}LL ? ${budget}LL / kv_bytes : 1` : "1"};`);
             w.line("if (group > rows) group = rows;");
             w.line("if (group > 2147483647LL / tiles) group = 2147483647LL / tiles > 0 ? 2147483647LL / tiles : 1;");
-            w.line("const long long groups = (rows + group - 1) / group;");
             if (kernel.persistent) {
               w.line("int device = 0, sms = 0;");
               w.line("err = cudaGetDevice(&device);");
               w.line("if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
-              w.line("const long long work = tiles * group * groups;");
+              w.line("const long long work = tiles * rows;");
               w.line("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
+              // The blocks take their work items from a counter (printQueryTileLoop), one for each launch.
+              w.line("if (err == cudaSuccess) err = cudaMallocAsync((void**)&counter, sizeof(unsigned long long), stream);");
+              w.line("if (err == cudaSuccess) err = cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream);");
             } else {
+              w.line("const long long groups = (rows + group - 1) / group;");
               w.line("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
             }
             if (kernel.smemBytes > 48 * 1024) {
               w.line(`err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
             }
             w.block("if (err == cudaSuccess)", () => {
-              w.line(`${kernel.name}<<<grid, ${kernel.threads}, ${kernel.smemBytes}, stream>>>(p, vec, (int)group);`);
+              w.line(`${kernel.name}<<<grid, ${kernel.threads}, ${kernel.smemBytes}, stream>>>(p, vec, (int)group${kernel.persistent ? ", counter" : ""});`);
               w.line("err = cudaGetLastError();");
             });
           });
         }
       });
+    }
+    if (kernels.some((x) => x.kind === "fused" && x.persistent)) {
+      w.line("if (counter != nullptr) { cudaError_t e2 = cudaFreeAsync(counter, stream); if (err == cudaSuccess) err = e2; }");
     }
     plan.buffers.forEach((_, x) => w.line(`if (scratch[${x}] != nullptr) { cudaError_t e2 = cudaFreeAsync(scratch[${x}], stream); if (err == cudaSuccess) err = e2; }`));
     w.line("return (int)err;");
