@@ -77,7 +77,8 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     ref: (name: RefName) => `r_${name}`,
     declare: (name, type, value) => `${type === "float" ? "float" : type === "int" ? "int" : "bool"} ${name} = ${value};`,
     forLoop: (v, extent) => `for (int ${v} = 0; ${v} < ${extent}; ++${v})`,
-    // A reduction over a tile table's granule reads 64 values: 16 in flight at a time, not one.
+    // Lets 16 iterations' loads be in flight at once (a tile table's reduction over a 64-id granule; what it saved
+    // alone was not isolated, cuda-notes.md step 26).
     unrollConstant: "#pragma unroll 16",
     isInfNegative: (c) => `(${c} == __int_as_float(0xff800000))`,
   };

@@ -125,7 +125,7 @@ export function printPrologue(stage: FusedStage, d: Dialect, w: CodeWriter, slot
 }
 
 /** Declares gQ/gK/gV (this row's q, k and v planes) and their row and column strides. */
-export function printPlanes(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types = { q: "T", k: "T", v: "T" }): void {
+function printPlanes(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, types = { q: "T", k: "T", v: "T" }): void {
   const c = stage.chain;
   const plane = (load: typeof c.q, a: string, b: string, label: string, rs: string, cs: string, type: string) => {
     const slot = slots.get(load.tensor)!;

@@ -19,7 +19,7 @@ export type MmaShape = {
   readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean; readonly minBlocks?: number;
 };
 
-/** A fused kernel and its launch: `persistent` ones get a block for each SM (printQueryTileLoop's work loop). */
+/** A fused kernel and its launch: `persistent` ones get a block for each SM and a work counter (printQueryTileLoop's `take`). */
 export type FusedKernel = {
   readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number; readonly persistent?: boolean;
 };

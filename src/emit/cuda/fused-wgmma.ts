@@ -19,7 +19,8 @@ import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
  * whether a producer warpgroup copies K/V for the others through `stages` buffers of each (fused-wgmma-ws.ts; 2 unless
  * given). Without a producer, `warpgroups` counts every warpgroup; with one, the consumers, which with `pingpong`
  * (two consumers, the overlap) take turns to issue their products; `persistent` (with a producer): a resident
- * block an SM loops over the query tiles, so that the producer copies the next one's first tiles during this one's.
+ * block an SM takes query tiles from a counter of the launch's own, so that the producer copies the next one's Q
+ * and first tiles during this one's.
  */
 export type WgmmaShape = {
   readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean;

@@ -142,7 +142,9 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     void manifestStrides;
     w.line("cudaError_t err = cudaSuccess;");
     if (plan.buffers.length > 0) w.line(`void* scratch[${plan.buffers.length}] = {};`);
-    if (kernels.some((x) => x.kind === "fused" && x.persistent)) w.line("unsigned long long* counter = nullptr;");
+    // Resident kernels take their work from a counter of this launch's own (printQueryTileLoop).
+    const resident = kernels.some((x) => x.kind === "fused" && x.persistent);
+    if (resident) w.line("unsigned long long* counter = nullptr;");
     plan.buffers.forEach((t, x) => {
       const slot = slots.get(t.name)!;
       const numel = t.dims.map((_, y) => `p.dim[${slot.strideOffset + y}]`).join(" * ") || "1";
@@ -188,7 +190,6 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
               w.line("if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
               w.line("const long long work = tiles * rows;");
               w.line("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
-              // The blocks take their work items from a counter (printQueryTileLoop), one for each launch.
               w.line("if (err == cudaSuccess) err = cudaMallocAsync((void**)&counter, sizeof(unsigned long long), stream);");
               w.line("if (err == cudaSuccess) err = cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream);");
             } else {
@@ -206,9 +207,7 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
         }
       });
     }
-    if (kernels.some((x) => x.kind === "fused" && x.persistent)) {
-      w.line("if (counter != nullptr) { cudaError_t e2 = cudaFreeAsync(counter, stream); if (err == cudaSuccess) err = e2; }");
-    }
+    if (resident) w.line("if (counter != nullptr) { cudaError_t e2 = cudaFreeAsync(counter, stream); if (err == cudaSuccess) err = e2; }");
     plan.buffers.forEach((_, x) => w.line(`if (scratch[${x}] != nullptr) { cudaError_t e2 = cudaFreeAsync(scratch[${x}], stream); if (err == cudaSuccess) err = e2; }`));
     w.line("return (int)err;");
   });
