@@ -2,10 +2,10 @@
 import type { Manifest, ManifestTensor } from "../manifest.js";
 import type { KernelPlan } from "../plan/plan.js";
 import type { BufferBinding, StageDispatch, WebGpuLayout } from "../emit/wgsl/layout.js";
-import { elementsPerWorkgroup, maxDispatch } from "../emit/wgsl/layout.js";
 import { buildWgsl } from "../emit/wgsl/index.js";
 import { roundTo, toBf16Bits, toHalfBits } from "../interp/dtype.js";
 import { requestDevice } from "./device.js";
+import { bufferBytes, bufferWords, checkKernel, checkOptions, checkRun, dispatchSize } from "./validate.js";
 
 export { requestDevice, releaseDevice, readBuffer, type DeviceInfo } from "./device.js";
 
@@ -26,7 +26,11 @@ export type RunnerOptions = {
   readonly guardWords?: number;
 };
 
-/** Tensors as typed arrays (or number arrays) in row-major order of their declared dims; scalars as numbers. */
+/**
+ * Tensors in row-major order of their declared dims: a Float32Array (f32, f16, bf16) or Int32Array (i32), taken as
+ * they are; or a Float64Array or array of numbers, every element finite (and for i32 an integer in range).
+ * Scalars as numbers: f32 ones finite, i32 ones integers. Anything else is a TypeError or RangeError naming it.
+ */
 export type Inputs = Readonly<Record<string, ArrayLike<number> | number>>;
 export type Sizes = Readonly<Record<string, number>>;
 /** Float32Array for f32, f16 and bf16 outputs (values rounded to the dtype), Int32Array for i32 ones. */
@@ -53,6 +57,8 @@ const nanHalves = 0x7e007e00;
 const nanBf16Halves = 0x7fc07fc0;
 
 export async function createRunner(kernel: RunnableKernel, options: RunnerOptions = {}): Promise<Runner> {
+  checkKernel(kernel);
+  checkOptions(options);
   const { manifest } = kernel;
   const device = options.device ?? (await requestDevice()).device;
   const wantGuard = options.guardWords ? Math.ceil(options.guardWords / 64) * 64 : 0;
@@ -97,13 +103,10 @@ export async function createRunner(kernel: RunnableKernel, options: RunnerOption
 type Placed = { binding: BufferBinding; buffer: GPUBuffer; count: number; words: number };
 
 function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout, pipelines: GPUComputePipeline[], inputs: Inputs, sizes: Sizes, guard: number): BoundKernel {
-  const values = resolveSizes(manifest, sizes);
-  checkInputs(manifest, inputs, values);
+  const values = checkRun(manifest, layout, device.limits, guard, inputs, sizes);
   const created: GPUBuffer[] = [];
   const make = (bytes: number, usage: number, label: string) => {
-    const maxBytes = device.limits.maxStorageBufferBindingSize;
-    if (bytes > maxBytes) throw new Error(`${manifest.name}: \`${label}\` needs ${bytes} bytes, more than this device binds (${maxBytes})`);
-    const b = device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage, label });
+    const b = device.createBuffer({ size: bufferBytes(bytes / 4), usage, label });
     created.push(b);
     return b;
   };
@@ -119,10 +122,7 @@ function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout,
     device.queue.writeBuffer(paramsBuffer, 0, params.buffer);
 
     const placed = new Map<number, Placed>();
-    for (const b of layout.buffers) {
-      const count = b.dims.reduce<number>((n, x) => n * dimValue(x, manifest, values), 1);
-      const words = b.storage === "f16x2" || b.storage === "bf16x2" ? Math.ceil(count / 2) : count;
-      const total = Math.max(1, words + 2 * guard);
+    for (const { binding: b, count, words, total } of bufferWords(layout, manifest, values, guard)) {
       const buffer = make(total * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, b.name);
       // New buffers start zeroed: only inputs and guarded buffers are written.
       if (b.role === "input" || guard > 0) {
@@ -206,47 +206,6 @@ function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout,
   }
 }
 
-function dimValue(x: string | number, manifest: Manifest, sizes: Record<string, number>): number {
-  if (typeof x === "number") return x;
-  return sizes[x] ?? manifest.defines[x];
-}
-
-const showDims = (t: ManifestTensor, dims: readonly number[]) => `[${t.dims.map((x, k) => (typeof x === "number" ? `${x}` : `${x}=${dims[k]}`)).join(", ")}]`;
-
-function resolveSizes(manifest: Manifest, sizes: Sizes): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const s of manifest.sizes) {
-    const v = sizes[s];
-    if (v === undefined) throw new Error(`${manifest.name}: size \`${s}\` is missing (the kernel's sizes: ${manifest.sizes.join(", ")})`);
-    if (!Number.isSafeInteger(v) || v < 0 || v > 2 ** 31 - 1) throw new Error(`${manifest.name}: size \`${s}\` must be a non-negative integer below 2^31, got ${v}`);
-    out[s] = v;
-  }
-  return out;
-}
-
-/** Every input present, of the right kind and length, before anything is dispatched. */
-function checkInputs(manifest: Manifest, inputs: Inputs, sizes: Record<string, number>): void {
-  const known = new Set([...manifest.tensors.filter((t) => t.role === "input").map((t) => t.name), ...manifest.scalars.map((s) => s.name)]);
-  for (const name of Object.keys(inputs)) {
-    if (!known.has(name)) throw new Error(`${manifest.name}: unknown input \`${name}\` (the kernel takes ${[...known].join(", ")})`);
-  }
-  for (const t of manifest.tensors) {
-    if (t.role !== "input") continue;
-    const value = inputs[t.name];
-    const dims = t.dims.map((x) => dimValue(x, manifest, sizes));
-    const want = dims.reduce((a, b) => a * b, 1);
-    if (value === undefined) throw new Error(`${manifest.name}: tensor \`${t.name}\` is missing`);
-    if (typeof value === "number" || typeof value.length !== "number") throw new Error(`${manifest.name}: tensor \`${t.name}\` must be a typed array or an array of numbers`);
-    if (value.length !== want) {
-      throw new Error(`${manifest.name}: tensor \`${t.name}\` has ${value.length} elements, but ${t.dtype}${showDims(t, dims)} needs ${want}: check the sizes (${manifest.sizes.map((s) => `${s}=${sizes[s]}`).join(", ")}) against the buffer`);
-    }
-  }
-  for (const s of manifest.scalars) {
-    const x = inputs[s.name];
-    if (typeof x !== "number") throw new Error(`${manifest.name}: scalar \`${s.name}\` (${s.dtype}) must be a number${x === undefined ? ", and is missing" : ""}`);
-  }
-}
-
 function encode(b: BufferBinding, values: ArrayLike<number>, into: Uint32Array): void {
   if (b.storage === "f32") new Float32Array(into.buffer, into.byteOffset, into.length).set(values);
   else if (b.storage === "i32") {
@@ -258,22 +217,4 @@ function encode(b: BufferBinding, values: ArrayLike<number>, into: Uint32Array):
     for (let x = 0; x < values.length; x++) halves[x] = bits(values[x]);
     if (values.length % 2 === 1) halves[values.length] = 0;
   }
-}
-
-function dispatchSize(d: StageDispatch, manifest: Manifest, sizes: Record<string, number>): [number, number] | undefined {
-  if (d.kind === "elements") {
-    const total = d.dims.reduce<number>((n, x) => n * dimValue(x, manifest, sizes), 1);
-    if (total === 0) return undefined;
-    const groups = Math.ceil(total / elementsPerWorkgroup);
-    const x = Math.min(groups, maxDispatch);
-    const y = Math.ceil(groups / x);
-    if (y > maxDispatch) throw new Error(`${manifest.name}: ${total} elements are more than one dispatch covers`);
-    return [x, y];
-  }
-  const n = dimValue(d.query, manifest, sizes);
-  const rows = d.rows.reduce<number>((a, x) => a * dimValue(x, manifest, sizes), 1);
-  if (n === 0 || rows === 0) return undefined;
-  const x = Math.ceil(n / d.blockQ);
-  if (x > maxDispatch) throw new Error(`${manifest.name}: ${n} queries need ${x} workgroups along x, more than ${maxDispatch}`);
-  return [x, Math.min(rows, maxDispatch)];
 }
