@@ -78,27 +78,140 @@ function tileStatistics(stage: FusedStage, at: ExplainAt): string {
   if (reads) return `tiles:       classified at run time from tables (the mask reads tensors)`;
   if (missing.length > 0) return `tiles:       classified at run time (give ${missing.map((x) => `--scalars ${x}=...`).join(" ")} for counts)`;
   const { blockQ, blockK } = at;
+  const { classify, n, m } = tileClassifier(stage, at);
+  const c = countTiles(classify, { n, m, blockQ, blockK });
+  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...scalarsRead.map((x) => `${x} = ${at.scalars[x]}`)];
+  const skipped = c.total === 0n ? 0 : (100 * Number(c.empty)) / Number(c.total);
+  const estimate = c.sampled === undefined ? "" : `; estimated: ${c.sampled} tiles of the ${c.unresolved} not classified within ${c.evaluations} range classifications were sampled, the rest extrapolated from them`;
+  return `tiles:       at ${[...new Set(where)].join(", ")} with ${blockQ} x ${blockK} tiles: ${c.sampled === undefined ? "" : "about "}${c.full} full, ${c.partial} partial, ${c.empty} empty of ${c.total} (${skipped.toFixed(1)}% skipped${estimate})`;
+}
+
+/** What the kernel's tile tests say of the element range [i0, i1] x [j0, j1]: no element kept, all kept, or neither known. */
+export type RangeClass = "empty" | "full" | "mixed";
+
+/** The stage's tile classification (stage.tiles) over any range of queries and keys, at the sizes and scalars given. */
+export function tileClassifier(stage: FusedStage, at: Pick<ExplainAt, "sizes" | "scalars">) {
   const sizes = new Proxy({}, { get: (_, name: string) => at.sizes[name] ?? 4096 }) as Record<string, number>;
   const slotOf = slotAllocator([]);
   const cx = { slotOf, sizes, scalars: new Map(Object.entries(at.scalars)), buffers: new Map(), infos: new Map() };
   const [full, empty] = [compileExpr(stage.tiles.full, cx), compileExpr(stage.tiles.empty, cx)];
   const [n, m] = [extentValue(stage.chain.queryVar.extent, sizes), extentValue(stage.chain.keyVar.extent, sizes)];
   const env = new Float64Array(16);
-  let counts = { full: 0, partial: 0, empty: 0 };
-  for (let i0 = 0; i0 < n; i0 += blockQ) {
-    env[slotOf("$i0")] = i0;
-    env[slotOf("$i1")] = Math.min(i0 + blockQ, n) - 1;
-    for (let j0 = 0; j0 < m; j0 += blockK) {
-      env[slotOf("$j0")] = j0;
-      env[slotOf("$j1")] = Math.min(j0 + blockK, m) - 1;
-      const kind = empty(env) ? "empty" : full(env) ? "full" : "partial";
-      counts = { ...counts, [kind]: counts[kind] + 1 };
-    }
-  }
-  const total = counts.full + counts.partial + counts.empty;
-  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...scalarsRead.map((x) => `${x} = ${at.scalars[x]}`)];
-  return `tiles:       at ${[...new Set(where)].join(", ")} with ${blockQ} x ${blockK} tiles: ${counts.full} full, ${counts.partial} partial, ${counts.empty} empty of ${total} (${((100 * counts.empty) / Math.max(1, total)).toFixed(1)}% skipped)`;
+  const [i0, i1, j0, j1] = ["$i0", "$i1", "$j0", "$j1"].map(slotOf);
+  const classify = (a: number, b: number, c: number, d: number): RangeClass => {
+    env[i0] = a;
+    env[i1] = b;
+    env[j0] = c;
+    env[j1] = d;
+    return empty(env) ? "empty" : full(env) ? "full" : "mixed";
+  };
+  return { classify, n, m };
 }
+
+export type TileCounts = {
+  readonly full: bigint;
+  readonly partial: bigint;
+  readonly empty: bigint;
+  readonly total: bigint;
+  /** Range classifications made. */
+  readonly evaluations: number;
+  /** Where the budget ran out: tiles sampled, of how many left unclassified (the counts are then estimates). */
+  readonly sampled?: number;
+  readonly unresolved?: bigint;
+};
+
+/**
+ * Tile counts over the grid of blockQ x blockK tiles of an n x m score matrix, without visiting every tile: a
+ * rectangle of tiles that the tile tests find empty (or full) as one range is empty (full) in every tile, because
+ * the tests are interval bounds of the mask, which only tighten on a sub-range; other rectangles are halved along
+ * their longer side, breadth first, down to single tiles (partial). The work grows with the tiles on the mask's
+ * edges, not with the grid. Where that would take more than `budget` classifications, the rectangles left are
+ * sampled (seeded, one tile at least each), and the counts are estimates (`sampled` says so).
+ */
+export function countTiles(classify: (i0: number, i1: number, j0: number, j1: number) => RangeClass, shape: { n: number; m: number; blockQ: number; blockK: number }, budget = 2_000_000): TileCounts {
+  const { n, m, blockQ, blockK } = shape;
+  const [tq, tk] = [Math.ceil(n / blockQ), Math.ceil(m / blockK)];
+  // Areas add up exactly: in a float below 2^53 while they can, then in a bigint.
+  const exact = { full: 0n, partial: 0n, empty: 0n };
+  const small = { full: 0, partial: 0, empty: 0 };
+  const add = (kind: "full" | "partial" | "empty", rows: number, cols: number) => {
+    const a = rows * cols;
+    if (a >= 2 ** 52) exact[kind] += BigInt(rows) * BigInt(cols);
+    else {
+      if (small[kind] >= 2 ** 52) [exact[kind], small[kind]] = [exact[kind] + BigInt(small[kind]), 0];
+      small[kind] += a;
+    }
+  };
+  const range = (qa: number, qb: number, ka: number, kb: number) => classify(qa * blockQ, Math.min((qb + 1) * blockQ, n) - 1, ka * blockK, Math.min((kb + 1) * blockK, m) - 1);
+  // Rectangles of tiles, 4 tile indices each (inclusive), in Int32Arrays: a level can hold millions.
+  let level = tq > 0 && tk > 0 ? Int32Array.from([0, tq - 1, 0, tk - 1]) : new Int32Array(0);
+  let count = level.length;
+  let evaluations = 0;
+  while (count > 0 && evaluations + count / 4 <= budget) {
+    let next = new Int32Array(Math.min(4 * count, 1 << 16));
+    let length = 0;
+    const push = (a: number, b: number, c: number, d: number) => {
+      if (length + 4 > next.length) {
+        const grown = new Int32Array(next.length * 2);
+        grown.set(next);
+        next = grown;
+      }
+      next[length] = a;
+      next[length + 1] = b;
+      next[length + 2] = c;
+      next[length + 3] = d;
+      length += 4;
+    };
+    for (let x = 0; x < count; x += 4) {
+      const qa = level[x], qb = level[x + 1], ka = level[x + 2], kb = level[x + 3];
+      evaluations++;
+      const kind = range(qa, qb, ka, kb);
+      if (kind !== "mixed") add(kind, qb - qa + 1, kb - ka + 1);
+      else if (qa === qb && ka === kb) small.partial++;
+      else {
+        // Quarters (halves where one side is a single tile).
+        const qm = qa + Math.floor((qb - qa) / 2);
+        const km = ka + Math.floor((kb - ka) / 2);
+        if (qa === qb) push(qa, qb, ka, km), push(qa, qb, km + 1, kb);
+        else if (ka === kb) push(qa, qm, ka, kb), push(qm + 1, qb, ka, kb);
+        else push(qa, qm, ka, km), push(qa, qm, km + 1, kb), push(qm + 1, qb, ka, km), push(qm + 1, qb, km + 1, kb);
+      }
+    }
+    [level, count] = [next, length];
+  }
+  // Out of budget: the tiles left are classified one by one where they are at most `budget`, else sampled
+  // (seeded, as many from each rectangle) and counted in proportion to its area.
+  let unresolved = 0n;
+  for (let x = 0; x < count; x += 4) unresolved += BigInt(level[x + 1] - level[x] + 1) * BigInt(level[x + 3] - level[x + 2] + 1);
+  let seed = 0x9e3779b9;
+  const random = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  const each = unresolved <= BigInt(budget) ? Infinity : Math.max(1, Math.floor(budget / 2 / Math.max(1, count / 4)));
+  const share = { full: 0, partial: 0, empty: 0 };
+  let sampled = 0;
+  let estimated = false;
+  for (let x = 0; x < count; x += 4) {
+    const qa = level[x], rows = level[x + 1] - qa + 1, ka = level[x + 2], cols = level[x + 3] - ka + 1;
+    if (rows * cols <= each) {
+      for (let q = qa; q < qa + rows; q++) for (let k = ka; k < ka + cols; k++) add(kindOf(range(q, q, k, k)), 1, 1);
+      sampled += rows * cols;
+      continue;
+    }
+    estimated = true;
+    for (let s = 0; s < each; s++) {
+      const q = qa + Math.floor(random() * rows);
+      const k = ka + Math.floor(random() * cols);
+      share[kindOf(range(q, q, k, k))] += (rows * cols) / each;
+    }
+    sampled += each;
+  }
+  const total = BigInt(tq) * BigInt(tk);
+  const sum = (kind: "full" | "partial" | "empty") => exact[kind] + BigInt(small[kind]) + BigInt(Math.round(share[kind]));
+  const [full, empty] = [sum("full"), sum("empty")];
+  const counts = { full, empty, partial: total - full - empty, total, evaluations };
+  return estimated ? { ...counts, sampled, unresolved } : counts;
+}
+
+const kindOf = (c: RangeClass) => (c === "mixed" ? "partial" : c);
 
 /** The scalar parameters an expression reads. */
 const scalarNames = (e: Expr): string[] => (e.kind === "scalar" ? [e.name] : children(e).flatMap(scalarNames));
