@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // CLI: the commander front end (`attnc compile | check | explain | run`).
 import { Command, CommanderError, Option } from "commander";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compile, type Target } from "../compile.js";
 import { formatDiagnostic, sourceFile } from "../diagnostics/source.js";
@@ -10,6 +9,8 @@ import { readSource } from "./read-source.js";
 import { outputFiles } from "./output-files.js";
 import { explainPlan } from "../plan/explain.js";
 import { parseAssignments, runKernel } from "./run.js";
+import { checkProgramNames, checkRunNames } from "./names.js";
+import { writeAll } from "./write-files.js";
 
 const usageExit = (message: string): never => {
   process.stderr.write(`attnc: ${message}\n`);
@@ -33,20 +34,31 @@ function printDiagnostics(path: string, text: string, diagnostics: readonly Diag
   for (const d of diagnostics) process.stderr.write(`${formatDiagnostic(file, d)}\n`);
 }
 
-/** Reads and compiles; exits 1 (after printing) when the program has errors. */
-function load(path: string, options: { define: string[]; kernel?: string; target?: Target; schedule?: "auto" | "fused" | "naive"; arch?: "sm_80" | "sm_90a" }) {
+const noKernel = "the file declares no kernel";
+
+/**
+ * Reads and compiles; exits 2 when --define or --kernel names nothing in the file, and 1 (after printing) when the
+ * program has errors, or (`need`: compile, explain and run) declares no kernel, which `check` only warns of.
+ */
+function load(path: string, options: { define: string[]; kernel?: string; target?: Target; schedule?: "auto" | "fused" | "naive"; arch?: "sm_80" | "sm_90a"; need?: string }) {
   const read = readSource(path);
   if (!read.ok && "usage" in read) return usageExit(read.usage);
   if (!read.ok) {
     printDiagnostics(path, read.text, [read.diagnostic]);
     process.exit(1);
   }
+  const defines = parseDefines(options.define);
+  const wrong = checkProgramNames(read.text, defines, options.kernel);
+  if (wrong !== undefined) return usageExit(wrong);
   const result = compile(read.text, {
-    fileName: path, defines: parseDefines(options.define), kernel: options.kernel,
+    fileName: path, defines, kernel: options.kernel,
     target: options.target, schedule: options.schedule, arch: options.arch,
   });
-  printDiagnostics(path, read.text, result.diagnostics);
-  if (result.diagnostics.some((d) => d.severity === "error")) process.exit(1);
+  const failed = result.diagnostics.some((d) => d.severity === "error");
+  const empty = !failed && result.kernels.length === 0 && options.need !== undefined;
+  const asError = (d: Diagnostic): Diagnostic => (d.message === noKernel ? { ...d, severity: "error", message: `${noKernel}: nothing to ${options.need}` } : d);
+  printDiagnostics(path, read.text, empty ? result.diagnostics.map(asError) : result.diagnostics);
+  if (failed || empty) process.exit(1);
   return result;
 }
 
@@ -54,7 +66,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** `--sizes B=1,N=77` and `--scalars W=16` (explain and run). */
 function parseSizesAndScalars(options: { sizes: string; scalars: string }) {
-  const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with INT >= 0, got \`${options.sizes}\``);
+  const sizes = parseAssignments(options.sizes, true) ?? usageExit(`--sizes takes NAME=INT,... with 0 <= INT < 2^31, got \`${options.sizes}\``);
   const scalars = parseAssignments(options.scalars, false) ?? usageExit(`--scalars takes NAME=NUMBER,..., got \`${options.scalars}\``);
   return { sizes, scalars };
 }
@@ -86,14 +98,13 @@ program
   .addOption(new Option("--schedule <schedule>", "fused needs the attention chain").choices(["auto", "fused", "naive"]).default("auto"))
   .addOption(new Option("--arch <arch>", "CUDA architecture").choices(["sm_80", "sm_90a"]).default("sm_80"))
   .action((file: string, options: { target: Target; out?: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; arch: "sm_80" | "sm_90a" }) => {
-    const result = load(file, options);
+    const result = load(file, { ...options, need: "compile" });
     const dir = options.out ?? dirname(file);
     const files = result.kernels.flatMap((k) => outputFiles(k, options.target));
     try {
-      mkdirSync(dir, { recursive: true });
-      for (const f of files) writeFileSync(join(dir, f.name), f.text);
+      writeAll(dir, files);
     } catch (e) {
-      usageExit(`cannot write to ${dir}: ${(e as Error).message}`);
+      usageExit(`cannot write to ${dir} (nothing was written): ${(e as Error).message}`);
     }
     for (const f of files) process.stdout.write(`wrote ${join(dir, f.name)}\n`);
   });
@@ -110,8 +121,11 @@ program
   .action((file: string, options: { define: string[]; kernel?: string; sizes: string; scalars: string; tile: string }) => {
     const { sizes, scalars } = parseSizesAndScalars(options);
     const tile = /^(\d+)x(\d+)$/.exec(options.tile);
-    if (tile === null || Number(tile[1]) < 1 || Number(tile[2]) < 1) return usageExit(`--tile takes QxK with positive integers, got \`${options.tile}\``);
-    const result = load(file, options);
+    const inRange = (x: string) => Number(x) >= 1 && Number(x) <= 2 ** 31 - 1;
+    if (tile === null || !inRange(tile[1]) || !inRange(tile[2])) return usageExit(`--tile takes QxK with integers from 1 to 2^31 - 1, got \`${options.tile}\``);
+    const result = load(file, { ...options, need: "explain" });
+    const wrong = checkRunNames(result.kernels.map((k) => k.checked), sizes, scalars);
+    if (wrong !== undefined) return usageExit(wrong);
     const text = readSource(file);
     const source = sourceFile(file, text.ok ? text.text : "");
     const at = { blockQ: Number(tile[1]), blockK: Number(tile[2]), sizes, scalars };
@@ -131,7 +145,9 @@ program
   .action(async (file: string, options: { sizes: string; scalars: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; seed: string }) => {
     const { sizes, scalars } = parseSizesAndScalars(options);
     const seed = /^\d+$/.test(options.seed) ? Number(options.seed) : usageExit(`--seed takes a non-negative integer, got \`${options.seed}\``);
-    const result = load(file, { ...options, target: "wgsl" });
+    const result = load(file, { ...options, target: "wgsl", need: "run" });
+    const wrong = checkRunNames(result.kernels.map((k) => k.checked), sizes, scalars);
+    if (wrong !== undefined) return usageExit(wrong);
     let ok = true;
     for (const k of result.kernels) {
       const report = await runKernel(k, { sizes, scalars, seed });

@@ -42,13 +42,13 @@ export async function runKernel(k: CompiledKernel, options: { sizes: Record<stri
   return { text: lines.map((l) => `${l}\n`).join(""), ok };
 }
 
-/** `B=1,H=2,N=77` → { B: 1, H: 2, N: 77 }; undefined when malformed. */
+/** `B=1,H=2,N=77` → { B: 1, H: 2, N: 77 }; undefined when malformed (or, for sizes, not an integer from 0 to 2^31 - 1). */
 export function parseAssignments(text: string, integer: boolean): Record<string, number> | undefined {
   const out: Record<string, number> = {};
   for (const part of text.split(",").filter((p) => p.trim() !== "")) {
     const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9.eE+-]+)\s*$/.exec(part);
     const value = match === null ? NaN : Number(match[2]);
-    if (match === null || !Number.isFinite(value) || (integer && (!Number.isSafeInteger(value) || value < 0))) return undefined;
+    if (match === null || !Number.isFinite(value) || (integer && (!Number.isSafeInteger(value) || value < 0 || value > 2 ** 31 - 1))) return undefined;
     out[match[1]] = value;
   }
   return out;
