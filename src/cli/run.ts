@@ -3,6 +3,10 @@ import type { CompiledKernel } from "../compile.js";
 import { interpret } from "../interp/interpret.js";
 import { compare, randomArgs, rng, storageTolerance, withinTolerance } from "../interp/inputs.js";
 import { createRunner, releaseDevice, requestDevice } from "../runtime/index.js";
+import { checkRunSizes } from "../runtime/validate.js";
+import type { CheckedKernel, Expr, IndexVar } from "../check/typed.js";
+import { children } from "../graph/walk.js";
+import { extentValue } from "../interp/interpret.js";
 
 /** Sizes and scalars where the user gives none: ragged token counts, 4 query heads over 2 key/value heads. */
 const defaultSizes: Readonly<Record<string, number>> = { B: 1, H: 4, HKV: 2, N: 77, M: 93 };
@@ -11,14 +15,32 @@ const otherSize = 33;
 
 export type RunReport = { readonly text: string; readonly ok: boolean };
 
+/** The most index points the float64 reference may visit (all statements together): some seconds of work. */
+export const maxReferenceWork = 2 ** 28;
+
+/** Index points the interpreter visits: per statement, its own and its reductions' index ranges multiplied. */
+export function referenceWork(k: CheckedKernel, sizes: Readonly<Record<string, number>>): number {
+  const bound = (e: Expr): IndexVar[] => [...(e.kind === "reduce" || e.kind === "softmax" ? e.vars : []), ...children(e).flatMap(bound)];
+  return k.statements.reduce((total, s) => {
+    const vars = new Map([...s.vars, ...bound(s.value)].map((v) => [v.name, extentValue(v.extent, sizes)]));
+    return total + [...vars.values()].reduce((a, b) => a * b, 1);
+  }, 0);
+}
+
 export async function runKernel(k: CompiledKernel, options: { sizes: Record<string, number>; scalars: Record<string, number>; seed: number }): Promise<RunReport> {
   const sizes = Object.fromEntries(k.checked.sizes.map((s) => [s, options.sizes[s] ?? defaultSizes[s] ?? otherSize]));
-  const args = randomArgs(k.checked, sizes, rng(options.seed), { scalars: { ...defaultScalars, ...options.scalars } });
   const lines: string[] = [];
   let ok = true;
   try {
     const info = await requestDevice();
     const run = await createRunner(k, { device: info.device });
+    // Sizes the device cannot take, or the reference cannot check in reasonable time, fail before any input is made.
+    checkRunSizes(k.manifest, run.layout, info.device.limits, 0, sizes);
+    const work = referenceWork(k.checked, sizes);
+    if (work > maxReferenceWork) {
+      throw new RangeError(`the float64 reference would visit about ${work.toExponential(1)} index points at these sizes, more than attnc run checks (2^28): give smaller --sizes`);
+    }
+    const args = randomArgs(k.checked, sizes, rng(options.seed), { scalars: { ...defaultScalars, ...options.scalars } });
     const want = interpret(k.checked, args, sizes);
     const started = performance.now();
     const got = await run(args, sizes);
@@ -35,7 +57,8 @@ export async function runKernel(k: CompiledKernel, options: { sizes: Record<stri
     }
   } catch (e) {
     ok = false;
-    lines.push(`${k.name}: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    lines.push(message.startsWith(`${k.name}: `) ? message : `${k.name}: ${message}`);
   } finally {
     await releaseDevice();
   }

@@ -154,21 +154,10 @@ export function bufferWords(layout: WebGpuLayout, manifest: Manifest, sizes: Rea
   });
 }
 
-/**
- * Every argument of a run: its sizes (returned), what they ask of the device (buffer sizes, workgroups), then the
- * inputs. Throws before any GPU work.
- */
-export function checkRun(manifest: Manifest, layout: WebGpuLayout, limits: RunLimits, guard: number, inputs: unknown, sizes: unknown): Record<string, number> {
+/** A run's sizes (returned resolved), and what they ask of the device: buffer sizes and workgroups. */
+export function checkRunSizes(manifest: Manifest, layout: WebGpuLayout, limits: RunLimits, guard: number, sizes: unknown): Record<string, number> {
   const name = manifest.name;
-  const tensors = manifest.tensors.filter((t) => t.role === "input");
-  const known = [...tensors.map((t) => t.name), ...manifest.scalars.map((s) => s.name)];
-  if (!isRecord(inputs)) throw new TypeError(`${name}: inputs must be an object of tensors and scalars by name (${known.join(", ")}), got ${describe(inputs)}`);
   const values = checkSizes(manifest, sizes);
-  for (const input of Object.keys(inputs)) {
-    if (known.includes(input)) continue;
-    const isOutput = manifest.tensors.some((t) => t.name === input);
-    throw new TypeError(`${name}: ${isOutput ? `\`${input}\` is an output, not an input (outputs are returned)` : `unknown input \`${input}\`${didYouMean(input, known) ? `: ${didYouMean(input, known)}` : ""} (the kernel takes ${known.join(", ") || "no inputs"})`}`);
-  }
   const most = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   for (const b of bufferWords(layout, manifest, values, guard)) {
     const bytes = bufferBytes(b.total);
@@ -180,6 +169,24 @@ export function checkRun(manifest: Manifest, layout: WebGpuLayout, limits: RunLi
     }
   }
   for (const stage of layout.stages) dispatchSize(stage.dispatch, manifest, values);
+  return values;
+}
+
+/**
+ * Every argument of a run: its sizes (returned), what they ask of the device (buffer sizes, workgroups), then the
+ * inputs. Throws before any GPU work.
+ */
+export function checkRun(manifest: Manifest, layout: WebGpuLayout, limits: RunLimits, guard: number, inputs: unknown, sizes: unknown): Record<string, number> {
+  const name = manifest.name;
+  const tensors = manifest.tensors.filter((t) => t.role === "input");
+  const known = [...tensors.map((t) => t.name), ...manifest.scalars.map((s) => s.name)];
+  if (!isRecord(inputs)) throw new TypeError(`${name}: inputs must be an object of tensors and scalars by name (${known.join(", ")}), got ${describe(inputs)}`);
+  const values = checkRunSizes(manifest, layout, limits, guard, sizes);
+  for (const input of Object.keys(inputs)) {
+    if (known.includes(input)) continue;
+    const isOutput = manifest.tensors.some((t) => t.name === input);
+    throw new TypeError(`${name}: ${isOutput ? `\`${input}\` is an output, not an input (outputs are returned)` : `unknown input \`${input}\`${didYouMean(input, known) ? `: ${didYouMean(input, known)}` : ""} (the kernel takes ${known.join(", ") || "no inputs"})`}`);
+  }
   for (const t of tensors) {
     const dims = t.dims.map((x) => dimValue(x, manifest, values));
     checkTensor(manifest, t, inputs[t.name], dims.reduce((a, b) => a * b, 1), dims, values);

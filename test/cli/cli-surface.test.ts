@@ -131,6 +131,20 @@ describe.concurrent("a file without a kernel", () => {
   });
 });
 
+describe("run at sizes too large", () => {
+  it("fails quickly, naming the limit, before making inputs: the device's buffers, then the reference's work", async () => {
+    const source = file("large.attn", example("causal.attn"));
+    const device = await attnc("run", source, "--sizes", "B=1,H=1,N=3000000");
+    expect(device.stdout).toMatch(/^causal: tensor `q` \(f16\[B=1, H=1, N=3000000, D=64\], 192000000 elements\) needs 384000000 bytes, more than this device's maxStorageBufferBindingSize \(\d+ bytes\): lower the sizes$/m);
+    expect(device.status).toBe(1);
+    expect(device.stderr).not.toMatch(/FATAL ERROR|^ {4}at /m);
+    const reference = await attnc("run", source, "--sizes", "B=1,H=1,N=20000");
+    expect(reference.stdout).toMatch(/^causal: the float64 reference would visit about 5\.2e\+10 index points at these sizes, more than attnc run checks \(2\^28\): give smaller --sizes$/m);
+    expect(reference.status).toBe(1);
+    expect(Math.max(device.ms, reference.ms)).toBeLessThan(30_000);
+  }, 60_000);
+});
+
 describe("explain at the largest sizes", () => {
   it("answers for N = 2^31 - 1 within seconds, with the counts it estimates marked as estimates", async () => {
     const run = await attnc("explain", file("huge.attn", example("sliding-window.attn")), "--sizes", "N=2147483647", "--scalars", "W=1000", "--tile", "1x1");
