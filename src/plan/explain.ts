@@ -147,7 +147,8 @@ export function countTiles(classify: (i0: number, i1: number, j0: number, j1: nu
   let level = tq > 0 && tk > 0 ? Int32Array.from([0, tq - 1, 0, tk - 1]) : new Int32Array(0);
   let count = level.length;
   let evaluations = 0;
-  while (count > 0 && evaluations + count / 4 <= budget) {
+  // A level is split only while it and the next (at most 4 times as many rectangles) stay within the budget.
+  while (count > 0 && evaluations + count / 4 <= budget && count <= 2 * budget) {
     let next = new Int32Array(Math.min(4 * count, 1 << 16));
     let length = 0;
     const push = (a: number, b: number, c: number, d: number) => {
@@ -179,19 +180,22 @@ export function countTiles(classify: (i0: number, i1: number, j0: number, j1: nu
     }
     [level, count] = [next, length];
   }
-  // Out of budget: the tiles left are classified one by one where they are at most `budget`, else sampled
-  // (seeded, as many from each rectangle) and counted in proportion to its area.
+  // Out of budget: the tiles left are classified one by one where they are at most `budget`; else tiles are
+  // sampled (seeded, as many from each rectangle, or each stride-th one) and counted in proportion to the area.
   let unresolved = 0n;
   for (let x = 0; x < count; x += 4) unresolved += BigInt(level[x + 1] - level[x] + 1) * BigInt(level[x + 3] - level[x + 2] + 1);
   let seed = 0x9e3779b9;
   const random = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
-  const each = unresolved <= BigInt(budget) ? Infinity : Math.max(1, Math.floor(budget / 2 / Math.max(1, count / 4)));
+  const rects = count / 4;
+  const each = unresolved <= BigInt(budget) ? Infinity : Math.max(1, Math.floor(budget / 2 / Math.max(1, rects)));
+  // Past budget / 2 rectangles, every stride-th is sampled, standing for the stride of them (systematic sampling).
+  const stride = unresolved <= BigInt(budget) ? 1 : Math.max(1, Math.ceil(rects / (budget / 2)));
   const share = { full: 0, partial: 0, empty: 0 };
   let sampled = 0;
   let estimated = false;
-  for (let x = 0; x < count; x += 4) {
+  for (let x = 0; x < count; x += 4 * stride) {
     const qa = level[x], rows = level[x + 1] - qa + 1, ka = level[x + 2], cols = level[x + 3] - ka + 1;
-    if (rows * cols <= each) {
+    if (stride === 1 && rows * cols <= each) {
       for (let q = qa; q < qa + rows; q++) for (let k = ka; k < ka + cols; k++) add(kindOf(range(q, q, k, k)), 1, 1);
       sampled += rows * cols;
       continue;
@@ -200,7 +204,7 @@ export function countTiles(classify: (i0: number, i1: number, j0: number, j1: nu
     for (let s = 0; s < each; s++) {
       const q = qa + Math.floor(random() * rows);
       const k = ka + Math.floor(random() * cols);
-      share[kindOf(range(q, q, k, k))] += (rows * cols) / each;
+      share[kindOf(range(q, q, k, k))] += (stride * rows * cols) / each;
     }
     sampled += each;
   }
