@@ -4,6 +4,7 @@ import { showExtent } from "../check/typed.js";
 import { printExpr } from "../graph/print.js";
 import { children, some } from "../graph/walk.js";
 import { compileExpr, extentValue, slotAllocator } from "../interp/interpret.js";
+import { rng } from "../interp/inputs.js";
 import { formatDiagnostic, resolve, type SourceFile } from "../diagnostics/source.js";
 import type { FusedStage, KernelPlan } from "./plan.js";
 
@@ -180,37 +181,64 @@ export function countTiles(classify: (i0: number, i1: number, j0: number, j1: nu
     }
     [level, count] = [next, length];
   }
-  // Out of budget: the tiles left are classified one by one where they are at most `budget`; else tiles are
-  // sampled (seeded, as many from each rectangle, or each stride-th one) and counted in proportion to the area.
+  // Out of budget. The tiles left are classified one by one where they are at most `budget`. Else the rectangles
+  // left (a random share of them past budget / 2) are classified as ranges, and tiles sampled (seeded) from the
+  // mixed ones, each counted for its share of the rectangle's area: an estimate.
   let unresolved = 0n;
   for (let x = 0; x < count; x += 4) unresolved += BigInt(level[x + 1] - level[x] + 1) * BigInt(level[x + 3] - level[x + 2] + 1);
-  let seed = 0x9e3779b9;
-  const random = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
-  const rects = count / 4;
-  const each = unresolved <= BigInt(budget) ? Infinity : Math.max(1, Math.floor(budget / 2 / Math.max(1, rects)));
-  // Past budget / 2 rectangles, every stride-th is sampled, standing for the stride of them (systematic sampling).
-  const stride = unresolved <= BigInt(budget) ? 1 : Math.max(1, Math.ceil(rects / (budget / 2)));
   const share = { full: 0, partial: 0, empty: 0 };
+  let shareArea = 0n; // the tiles that `share` estimates
   let sampled = 0;
   let estimated = false;
-  for (let x = 0; x < count; x += 4 * stride) {
-    const qa = level[x], rows = level[x + 1] - qa + 1, ka = level[x + 2], cols = level[x + 3] - ka + 1;
-    if (stride === 1 && rows * cols <= each) {
-      for (let q = qa; q < qa + rows; q++) for (let k = ka; k < ka + cols; k++) add(kindOf(range(q, q, k, k)), 1, 1);
-      sampled += rows * cols;
-      continue;
+  if (unresolved <= BigInt(budget)) {
+    for (let x = 0; x < count; x += 4) {
+      for (let q = level[x]; q <= level[x + 1]; q++) for (let k = level[x + 2]; k <= level[x + 3]; k++) add(kindOf(range(q, q, k, k)), 1, 1);
     }
-    estimated = true;
-    for (let s = 0; s < each; s++) {
-      const q = qa + Math.floor(random() * rows);
-      const k = ka + Math.floor(random() * cols);
-      share[kindOf(range(q, q, k, k))] += (stride * rows * cols) / each;
+    sampled = Number(unresolved);
+  } else {
+    // Past budget / 2 rectangles, each is classified with probability 1 / stride, standing for stride of them (a
+    // random choice: siblings lie side by side, and every stride-th would alias with the mask's pattern).
+    const stride = Math.max(1, Math.ceil(count / 4 / (budget / 2)));
+    const random = rng(0x9e3779b9);
+    const mixed: number[] = [];
+    for (let x = 0; x < count; x += 4) {
+      if (stride > 1 && random() * stride >= 1) continue;
+      const qa = level[x], qb = level[x + 1], ka = level[x + 2], kb = level[x + 3];
+      evaluations++;
+      const kind = range(qa, qb, ka, kb);
+      if (kind === "mixed") mixed.push(x);
+      else if (stride === 1) add(kind, qb - qa + 1, kb - ka + 1);
+      else share[kind] += stride * (qb - qa + 1) * (kb - ka + 1);
     }
-    sampled += each;
+    estimated = stride > 1;
+    if (stride > 1) shareArea = unresolved;
+    const each = Math.max(1, Math.floor(budget / 2 / Math.max(1, mixed.length)));
+    for (const x of mixed) {
+      const qa = level[x], rows = level[x + 1] - qa + 1, ka = level[x + 2], cols = level[x + 3] - ka + 1;
+      if (stride === 1 && rows * cols <= each) {
+        for (let q = qa; q < qa + rows; q++) for (let k = ka; k < ka + cols; k++) add(kindOf(range(q, q, k, k)), 1, 1);
+        sampled += rows * cols;
+        continue;
+      }
+      estimated = true;
+      if (stride === 1) shareArea += BigInt(rows) * BigInt(cols);
+      for (let t = 0; t < each; t++) {
+        const q = qa + Math.floor(random() * rows);
+        const k = ka + Math.floor(random() * cols);
+        share[kindOf(range(q, q, k, k))] += (stride * rows * cols) / each;
+      }
+      sampled += each;
+    }
   }
+  // The estimates, scaled to the tiles they stand for (so that none is negative and they add up), then the counts.
+  const shares = share.full + share.partial + share.empty;
+  const scaled = (x: number) => (shares === 0 ? 0n : BigInt(Math.round((x / shares) * Number(shareArea))));
+  let [sharedFull, sharedEmpty] = [scaled(share.full), scaled(share.empty)];
+  const over = sharedFull + sharedEmpty - shareArea;
+  if (over > 0n) [sharedFull, sharedEmpty] = sharedFull >= sharedEmpty ? [sharedFull - over, sharedEmpty] : [sharedFull, sharedEmpty - over];
   const total = BigInt(tq) * BigInt(tk);
-  const sum = (kind: "full" | "partial" | "empty") => exact[kind] + BigInt(small[kind]) + BigInt(Math.round(share[kind]));
-  const [full, empty] = [sum("full"), sum("empty")];
+  const full = exact.full + BigInt(small.full) + sharedFull;
+  const empty = exact.empty + BigInt(small.empty) + sharedEmpty;
   const counts = { full, empty, partial: total - full - empty, total, evaluations };
   return estimated ? { ...counts, sampled, unresolved } : counts;
 }
