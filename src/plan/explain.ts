@@ -124,10 +124,10 @@ export type TileCounts = {
 /**
  * Tile counts over the grid of blockQ x blockK tiles of an n x m score matrix, without visiting every tile: a
  * rectangle of tiles that the tile tests find empty (or full) as one range is empty (full) in every tile, because
- * the tests are interval bounds of the mask, which only tighten on a sub-range; other rectangles are halved along
- * their longer side, breadth first, down to single tiles (partial). The work grows with the tiles on the mask's
- * edges, not with the grid. Where that would take more than `budget` classifications, the rectangles left are
- * sampled (seeded, one tile at least each), and the counts are estimates (`sampled` says so).
+ * the tests are interval bounds of the mask, which only tighten on a sub-range; other rectangles are quartered,
+ * breadth first, down to single tiles (partial). The work grows with the tiles on the mask's edges, not with the
+ * grid. Where that would take more than `budget` classifications, tiles of the rectangles left are sampled, and
+ * the counts are estimates (`sampled` says so). Partial tiles are the total less the full and empty ones.
  */
 export function countTiles(classify: (i0: number, i1: number, j0: number, j1: number) => RangeClass, shape: { n: number; m: number; blockQ: number; blockK: number }, budget = 2_000_000): TileCounts {
   const { n, m, blockQ, blockK } = shape;
