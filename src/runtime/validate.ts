@@ -23,10 +23,13 @@ export function describe(x: unknown): string {
   if (typeof x === "function") return "a function";
   if (typeof x === "symbol") return "a symbol";
   if (Array.isArray(x)) return `an array of ${x.length} elements`;
-  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}${"length" in x ? ` of ${(x as unknown as ArrayLike<unknown>).length} elements` : ""}`;
+  if (ArrayBuffer.isView(x)) return `${article(x.constructor.name)}${"length" in x ? ` of ${(x as unknown as ArrayLike<unknown>).length} elements` : ""}`;
   const name = Object.getPrototypeOf(x)?.constructor?.name;
-  return name && name !== "Object" ? `a ${name}` : "an object";
+  return name && name !== "Object" ? article(name) : "an object";
 }
+
+/** "a Float32Array", "an Int32Array". */
+const article = (name: string) => `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`;
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x);
 
@@ -96,7 +99,7 @@ function checkSizes(manifest: Manifest, sizes: unknown): Record<string, number> 
 function checkTensor(manifest: Manifest, t: ManifestTensor, value: unknown, want: number, dims: readonly number[], sizes: Readonly<Record<string, number>>): void {
   const label = `${manifest.name}: tensor \`${t.name}\``;
   const native = t.dtype === "i32" ? Int32Array : Float32Array;
-  const expected = `a ${native.name} (or a Float64Array or array of ${t.dtype === "i32" ? "integers" : "finite numbers"})`;
+  const expected = `${article(native.name)} (or a Float64Array or array of ${t.dtype === "i32" ? "integers" : "finite numbers"})`;
   if (value === undefined) throw new TypeError(`${label} is missing (${t.dtype}${showDims(t, dims)}: ${expected} of ${want} elements)`);
   const ok = value instanceof native || value instanceof Float64Array || Array.isArray(value) || (t.dtype === "i32" && value instanceof Float32Array);
   if (!ok) throw new TypeError(`${label} must be ${expected}, got ${describe(value)}`);
@@ -108,7 +111,7 @@ function checkTensor(manifest: Manifest, t: ManifestTensor, value: unknown, want
   for (let x = 0; x < values.length; x++) {
     const v = values[x];
     const good = typeof v === "number" && (t.dtype === "i32" ? Number.isInteger(v) && v >= i32Min && v <= i32Max : Number.isFinite(v));
-    if (!good) throw new TypeError(`${label}: element ${x} must be ${t.dtype === "i32" ? "an integer in the i32 range" : "a finite number"} (or pass a ${native.name}), got ${describe(v)}`);
+    if (!good) throw new TypeError(`${label}: element ${x} must be ${t.dtype === "i32" ? "an integer in the i32 range" : "a finite number"} (or pass ${article(native.name)}), got ${describe(v)}`);
   }
 }
 

@@ -61,7 +61,7 @@ const bad: Bad[] = [
   { name: "a string tensor", inputs: { ...good, q: "abc" }, error: TypeError, message: /tensor `q` must be a Float32Array \(or a Float64Array or array of finite numbers\), got the string "abc"/ },
   { name: "an array-like object", inputs: { ...good, q: { length: count } }, error: TypeError, message: /tensor `q` must be a Float32Array .*, got an object/ },
   { name: "a number for a tensor", inputs: { ...good, v: 1 }, error: TypeError, message: /tensor `v` must be a Float32Array .*, got the number 1/ },
-  { name: "an Int32Array for a float tensor", inputs: { ...good, q: new Int32Array(count) }, error: TypeError, message: /tensor `q` must be a Float32Array .*, got a Int32Array of 608 elements/ },
+  { name: "an Int32Array for a float tensor", inputs: { ...good, q: new Int32Array(count) }, error: TypeError, message: /tensor `q` must be a Float32Array .*, got an Int32Array of 608 elements/ },
   { name: "a Uint8Array", inputs: { ...good, q: new Uint8Array(count) }, error: TypeError, message: /tensor `q` must be a Float32Array .*, got a Uint8Array/ },
   { name: "an array of strings", inputs: { ...good, q: Array.from({ length: count }, () => "1") }, error: TypeError, message: /tensor `q`: element 0 must be a finite number \(or pass a Float32Array\), got the string "1"/ },
   { name: "an array with a NaN", inputs: { ...good, k: Array.from({ length: count }, (_, x) => (x === 7 ? NaN : 1)) }, error: TypeError, message: /tensor `k`: element 7 must be a finite number .*, got the number NaN/ },
@@ -95,9 +95,9 @@ describe("a run's arguments", () => {
     const inputs = { q: filled(n), k: filled(m), v: filled(m), klen: Int32Array.from([3, 7]) };
     const before = gpuCalls;
     for (const [klen, pattern] of [
-      [Float64Array.from([3, 7.5]), /tensor `klen`: element 1 must be an integer in the i32 range \(or pass a Int32Array\), got the number 7\.5/],
+      [Float64Array.from([3, 7.5]), /tensor `klen`: element 1 must be an integer in the i32 range \(or pass an Int32Array\), got the number 7\.5/],
       [[3, 2 ** 31], /tensor `klen`: element 1 must be an integer in the i32 range/],
-      [new Uint32Array(2), /tensor `klen` must be a Int32Array \(or a Float64Array or array of integers\), got a Uint32Array/],
+      [new Uint32Array(2), /tensor `klen` must be an Int32Array \(or a Float64Array or array of integers\), got a Uint32Array/],
       [Int32Array.from([3]), /tensor `klen` has 1 elements, but i32\[B=2\] needs 2/],
     ] as const) {
       expect(() => documents.bind({ ...inputs, klen } as never, s)).toThrow(pattern);
