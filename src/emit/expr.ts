@@ -2,6 +2,8 @@
 // Reductions and softmax inside an expression are hoisted into loops written before the expression that uses them.
 import type { Expr, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
 import type { CodeWriter } from "./writer.js";
+import { compileExpr } from "../interp/interpret.js";
+import { some } from "../graph/walk.js";
 
 export type LoadExpr = Extract<Expr, { kind: "load" }>;
 
@@ -38,6 +40,8 @@ export const identifier = (name: string): string => `v_${name.replace(/'/g, "_")
 
 export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
   const p = (x: Expr) => printExpr(x, d, w);
+  const folded = nonFiniteConstant(e);
+  if (folded !== undefined) return d.floatLiteral(folded);
   switch (e.kind) {
     case "const":
       return e.type === "bool" ? d.boolLiteral(e.value !== 0) : e.type === "int" ? d.intLiteral(e.value) : d.floatLiteral(e.value);
@@ -63,6 +67,8 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       if (int && e.op === "%") return d.intMod(a, b);
       if (e.op === "%") return `(${a} - ${b} * floor(${a} / ${b}))`;
       if (e.op === "/" && d.floatDiv !== undefined) return d.floatDiv(a, b);
+      // IEEE: x != y holds where either is NaN; WGSL (Tint) compares ordered, so != is printed as !(==).
+      if (e.op === "!=" && !int) return `(!(${a} == ${b}))`;
       return `(${a} ${e.op} ${b})`;
     }
     case "select":
@@ -79,14 +85,17 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
         : e.op === "min" ? d.floatLiteral(Infinity) : d.floatLiteral(-Infinity);
       const type: ValueType = (e.op === "max" || e.op === "min") && !intBound ? "float" : e.type;
       if (e.op === "logsumexp") {
-        // Two passes: the row max, then the sum of exponentials shifted by it.
+        // Two passes: the row max, then the sum of exponentials shifted by it, kept finite (language.md section 6):
+        // all -inf gives -inf, a +inf gives +inf, a NaN NaN.
         const max = w.fresh("lse_max");
         w.line(d.declare(max, "float", d.floatLiteral(-Infinity)));
         loops(e.vars, d, w, () => w.line(`${max} = max(${max}, ${d.toFloat(p(e.body))});`));
+        const base = w.fresh("lse_base");
+        w.line(d.declare(base, "float", finiteBase(max, d)));
         const sum = w.fresh("lse_sum");
         w.line(d.declare(sum, "float", d.floatLiteral(0)));
-        loops(e.vars, d, w, () => w.line(`${sum} = ${sum} + exp(${d.toFloat(p(e.body))} - ${max});`));
-        w.line(d.declare(result, "float", d.select(`(${d.isInfNegative(max)} || ${max} == ${d.floatLiteral(Infinity)})`, max, `(${max} + log(${sum}))`, "float")));
+        loops(e.vars, d, w, () => w.line(`${sum} = ${sum} + exp(${d.toFloat(p(e.body))} - ${base});`));
+        w.line(d.declare(result, "float", `(${base} + log(${sum}))`));
         return result;
       }
       w.line(d.declare(result, type, init));
@@ -97,7 +106,8 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       return e.type === "int" && type === "float" ? `${d.int}(${result})` : result;
     }
     case "softmax": {
-      // Row statistics by loops over the axis, then this element's probability (0 for a fully masked row).
+      // Row statistics by loops over the axis, then this element's probability: exp(x - c) / sum with c the row
+      // max kept finite, and 0 where the sum is 0 (a fully masked row); see language.md section 6.
       const max = w.fresh("sm_max");
       const sum = w.fresh("sm_sum");
       const sink = e.sink === undefined ? undefined : p(e.sink);
@@ -106,13 +116,33 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       e.vars.forEach((v, k) => w.line(d.declare(saved[k], "int", d.variable(v.name))));
       const bodyAt = () => p(e.body);
       loops(e.vars, d, w, () => w.line(`${max} = max(${max}, ${bodyAt()});`), true);
-      w.line(d.declare(sum, "float", sink === undefined ? d.floatLiteral(0) : d.select(d.isInfNegative(max), d.floatLiteral(0), `exp(${sink} - ${max})`, "float")));
-      loops(e.vars, d, w, () => w.line(`${sum} = ${sum} + ${d.select(d.isInfNegative(max), d.floatLiteral(0), `exp(${bodyAt()} - ${max})`, "float")};`), true);
+      const base = w.fresh("sm_base");
+      w.line(d.declare(base, "float", finiteBase(max, d)));
+      w.line(d.declare(sum, "float", sink === undefined ? d.floatLiteral(0) : `exp(${sink} - ${base})`));
+      loops(e.vars, d, w, () => w.line(`${sum} = ${sum} + exp(${bodyAt()} - ${base});`), true);
       const result = w.fresh("sm");
-      w.line(d.declare(result, "float", d.select(`(${d.isInfNegative(max)} || ${sum} == ${d.floatLiteral(0)})`, d.floatLiteral(0), `(exp(${bodyAt()} - ${max}) / ${sum})`, "float")));
+      w.line(d.declare(result, "float", d.select(`(${sum} == ${d.floatLiteral(0)})`, d.floatLiteral(0), `(exp(${bodyAt()} - ${base}) / ${sum})`, "float")));
       return result;
     }
   }
+}
+
+/** The shift of a softmax or logsumexp: the row max clamped to the finite f32 range. */
+const finiteBase = (max: string, d: Dialect): string =>
+  d.call("min", [d.call("max", [max, d.floatLiteral(-largestF32)], "float"), d.floatLiteral(largestF32)], "float");
+
+const largestF32 = 3.4028234663852886e38;
+
+const constantKinds = new Set<Expr["kind"]>(["const", "unary", "binary", "call", "cast", "select"]);
+
+/**
+ * The value of a float expression of constants alone (`0.0 / 0.0`, `exp(100.0)`) where it is not a finite f32:
+ * printed as written, WGSL would reject it (a constant expression must be finite), so it is printed as its value.
+ */
+function nonFiniteConstant(e: Expr): number | undefined {
+  if (e.type !== "float" || e.kind === "const" || some(e, (x) => !constantKinds.has(x.kind))) return undefined;
+  const value = Math.fround(compileExpr(e, { slotOf: () => 0, sizes: {}, scalars: new Map(), buffers: new Map(), infos: new Map() })(new Float64Array(1)));
+  return Number.isFinite(value) ? undefined : value;
 }
 
 /** Nested loops over index variables; with shadow, the loop variables shadow the enclosing ones of the same name. */

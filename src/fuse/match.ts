@@ -100,6 +100,11 @@ export function matchChain(
     masked = fnCall ? (scored as Extract<Expr, { kind: "call" }>).args[0] : scored;
   }
   if (!onlyRows(masked, new Set([i, j]))) return miss(name, `the score function may read rows, \`${i}\` and \`${j}\` only`, masked.span);
+  // The kernel computes the score function element by element from the one score: a reduction or softmax in it
+  // (another attention over the keys, whose own score would be taken for this one's) is no score function.
+  const nested = [masked, ...(normalizer.kind === "softmax" && normalizer.sink ? [normalizer.sink] : []), ...[q, k, v].flatMap((x) => x.indices)]
+    .flatMap((x) => find(x, (y) => y.kind === "reduce" || y.kind === "softmax"));
+  if (nested.length > 0) return miss(name, `the score function holds a ${nested[0].kind === "softmax" ? "softmax" : "reduction"} of its own; an attention feeding another runs as a stage of its own`, nested[0].span);
   const { scoreMod, mask } = peelMask(masked);
   const maskedIsZero = normalizer.kind === "softmax" || evaluatesToZeroAtNegInf(normalizer.fn);
 

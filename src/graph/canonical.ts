@@ -26,15 +26,16 @@ export function foldConstant(e: Expr): Expr {
       return { kind: "const", value: e.op === "neg" ? -e.operand.value : +!e.operand.value, type: e.type, span: e.span };
     case "binary": {
       const { left: a, right: b } = e;
-      if (isConst(a) && isConst(b) && e.type !== "bool") {
+      if (isConst(a) && isConst(b) && e.type !== "bool" && ["+", "-", "*", "/", "%"].includes(e.op)) {
         const int = e.type === "int";
         const x = a.value;
         const y = b.value;
+        // Floats fold to any IEEE value (0.0 / 0.0 is NaN): WGSL rejects a constant expression that is not finite.
         const value =
           e.op === "+" ? x + y : e.op === "-" ? x - y : e.op === "*" ? x * y
           : e.op === "/" ? (int ? (y === 0 ? 0 : Math.floor(x / y)) : x / y)
-          : e.op === "%" ? (int ? (y === 0 ? 0 : x - y * Math.floor(x / y)) : x - y * Math.floor(x / y)) : NaN;
-        if (Number.isNaN(value) || (int && !Number.isSafeInteger(value))) return e;
+          : int ? (y === 0 ? 0 : x - y * Math.floor(x / y)) : x - y * Math.floor(x / y);
+        if (int && !Number.isSafeInteger(value)) return e;
         return { kind: "const", value: int ? value | 0 : value, type: e.type, span: e.span };
       }
       if (e.op === "*" && isConst(b) && b.value === 1) return a;

@@ -10,15 +10,15 @@ export const extentExpr = (e: Extent, span: Expr["span"]): Expr =>
 /**
  * The value of every statement with the tensors it reads from other statements inlined.
  * A statement holding a softmax is inlined only where it is read at plain index variables,
- * since softmax[j] must stay a softmax over a variable.
+ * since softmax[j] must stay a softmax over a variable. Tensors in `keep` stay loads (the plan materializes them).
  */
-export function inlineAll(kernel: CheckedKernel, supply: NameSupply): Map<string, Expr> {
+export function inlineAll(kernel: CheckedKernel, supply: NameSupply, keep: ReadonlySet<string> = new Set()): Map<string, Expr> {
   const defined = new Map(kernel.statements.map((s) => [s.target, s]));
   const dims = new Map(tensorsOf(kernel).map((t) => [t.name, t.dims]));
   const inlined = new Map<string, Expr>();
   for (const st of kernel.statements) {
     const value = rewrite(st.value, (e) => {
-      if (e.kind !== "load" || !defined.has(e.tensor)) return e;
+      if (e.kind !== "load" || !defined.has(e.tensor) || keep.has(e.tensor)) return e;
       const source = defined.get(e.tensor)!;
       const body = inlined.get(e.tensor)!;
       const hasSoftmax = some(body, (x) => x.kind === "softmax");

@@ -1,7 +1,7 @@
 // Interp stage: a CPU executor of a kernel plan in float32, running the same loops and tile classes a GPU kernel runs.
 import type { Expr } from "../check/typed.js";
 import type { FusedStage, KernelPlan } from "../plan/plan.js";
-import { compileExpr, extentValue, prepare, runStatement, slotAllocator, type Arguments, type Context, type Sizes } from "./interpret.js";
+import { compileExpr, extentValue, prepare, runStatement, slotAllocator, softmaxBase, type Arguments, type Context, type Sizes } from "./interpret.js";
 import { roundTo } from "./dtype.js";
 
 export type TileShape = { readonly blockQ: number; readonly blockK: number };
@@ -22,6 +22,7 @@ export function executePlan(plan: KernelPlan, args: Arguments, sizes: Sizes, til
 }
 
 const f = Math.fround;
+const largestF32 = 3.4028234663852886e38;
 
 function runFused(stage: FusedStage, cx: Omit<Context, "slotOf">, tile: TileShape, counts: TileCounts): void {
   const c = stage.chain;
@@ -114,8 +115,8 @@ function runFused(stage: FusedStage, cx: Omit<Context, "slotOf">, tile: TileShap
             let tileMax = -Infinity;
             for (let b = 0; b < cols; b++) tileMax = Math.max(tileMax, s[a * cols + b]);
             const mNew = Math.max(m[a], tileMax);
-            const base = mNew === -Infinity ? 0 : mNew;
-            const alpha = f(Math.exp(m[a] - base));
+            const base = softmaxBase(mNew, largestF32);
+            const alpha = f(Math.exp(softmaxBase(m[a], largestF32) - base));
             p = s.subarray(a * cols, (a + 1) * cols).map((x) => f(Math.exp(x - base)));
             l[a] = f(l[a] * alpha + p.reduce((x, y) => f(x + y), 0));
             for (let e = 0; e < Dv; e++) acc[a * Dv + e] = f(acc[a * Dv + e] * alpha);
@@ -146,12 +147,13 @@ function runFused(stage: FusedStage, cx: Omit<Context, "slotOf">, tile: TileShap
           if (sink !== undefined) {
             const s = sink(env);
             mFinal = Math.max(m[a], s);
-            const base = mFinal === -Infinity ? 0 : mFinal;
+            const base = softmaxBase(mFinal, largestF32);
             const rescale = f(Math.exp(m[a] - base));
             denominator = f(l[a] * rescale + f(Math.exp(s - base)));
             scale = rescale;
           }
-          scale = denominator === 0 ? 0 : f(scale / denominator);
+          // No keys at all: the output is an empty sum, 0, whatever the sink.
+          scale = denominator === 0 || M === 0 ? 0 : f(scale / denominator);
         }
         for (let e = 0; e < Dv; e++) {
           env[eS] = e;

@@ -240,25 +240,31 @@ export function compileExpr(e: Expr, cx: Context): Compiled {
           loop(env, () => { values.push(body(env)); });
           e.vars.forEach((v, k) => { env[cx.slotOf(v.name)] = saved[k]; });
           const s = sink === undefined ? -Infinity : sink(env);
-          const max = Math.max(s, ...values);
-          let sum = max === -Infinity ? 0 : Math.exp(s - max);
-          for (const v of values) sum += max === -Infinity ? 0 : Math.exp(v - max);
+          const max = softmaxBase(Math.max(s, ...values));
+          let sum = Math.exp(s - max);
+          for (const v of values) sum += Math.exp(v - max);
           row = { max, sum };
           rows.set(key, row);
         }
-        if (row.max === -Infinity) return 0;
-        return Math.exp(body(env) - row.max) / row.sum;
+        return row.sum === 0 ? 0 : Math.exp(body(env) - row.max) / row.sum;
       };
     }
   }
 }
 
+/**
+ * The shift c of softmax and logsumexp (exp(x - c)): the row maximum, kept finite (here in float64; the f32
+ * executors keep it within the f32 range), so that a +inf score gives exp(+inf) = +inf rather than
+ * exp(inf - inf) = NaN, and a row of -inf gives exp(-inf) = 0 (language.md section 6).
+ */
+export const softmaxBase = (max: number, largest = Number.MAX_VALUE): number => Math.min(Math.max(max, -largest), largest);
+
+/** c + log(sum(exp(x - c))): -inf for no values or all -inf, +inf with a +inf value, NaN with a NaN. */
 export function logSumExp(values: readonly number[]): number {
-  const max = values.reduce((a, b) => Math.max(a, b), -Infinity);
-  if (max === -Infinity || max === Infinity) return max;
+  const c = softmaxBase(values.reduce((a, b) => Math.max(a, b), -Infinity));
   let sum = 0;
-  for (const v of values) sum += Math.exp(v - max);
-  return max + Math.log(sum);
+  for (const v of values) sum += Math.exp(v - c);
+  return c + Math.log(sum);
 }
 
 /** Calls `each` once per point of the product of the variables' ranges, with their slots set in env. */

@@ -6,14 +6,18 @@
 // statement costs O(its own reduction) per element, the way a framework runs attention unfused:
 // scores[.., j] = sum[d](..), rowmax[..] = max[j](..), rowsum[..] = sum[j](exp(.. - rowmax)),
 // probs[.., j] = exp(.. - rowmax) / rowsum, and the consumer reads probs. The meaning is unchanged:
-// a row whose scores are all -inf gets probability 0 (never NaN), and the sink joins the max and the sum.
+// a row whose scores are all -inf gets probability 0 (never NaN), and the sink joins the max and the sum; NaN and
+// +inf follow language.md section 6.
 import type { Expr, IndexVar, Statement, TensorInfo } from "../check/typed.js";
 import { tensorsOf } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
 import type { Span } from "../syntax/ast.js";
 import type { KernelPlan, NaiveStage, Stage } from "./plan.js";
 
-/** The most negative finite f32: a row max of -inf is raised to it, so exp(score - base) is 0, never exp(NaN). */
+/**
+ * The most negative finite f32: a row max of -inf is raised to it, so exp(score - base) is 0, never exp(NaN); a row
+ * max of +inf is lowered to -lowestFloat, so a +inf score gives exp(+inf) = +inf (language.md section 6).
+ */
 const lowestFloat = -3.4028234663852886e38;
 
 export function lowerNaive(plan: KernelPlan): KernelPlan {
@@ -71,13 +75,14 @@ export function lowerStatement(statement: Statement, taken: Set<string>): Lowere
         const span = e.span;
         const max: Expr = { kind: "reduce", op: "max", vars: e.vars, body, type: "float", span };
         const rowMax = hoist("rowmax", rows, sink === undefined ? max : call("max", [max, sink], span), span);
-        const base = call("max", [rowMax, float(lowestFloat, span)], span);
+        const base = call("min", [call("max", [rowMax, float(lowestFloat, span)], span), float(-lowestFloat, span)], span);
         const shifted = (x: Expr) => call("exp", [binary("-", x, base, span)], span);
         const sum: Expr = { kind: "reduce", op: "sum", vars: e.vars, body: shifted(body), type: "float", span };
         const rowSum = hoist("rowsum", rows, sink === undefined ? sum : binary("+", sum, shifted(sink), span), span);
         const probability: Expr = {
-          kind: "select", cond: binary(">", rowSum, float(0, span), span, "bool"),
-          then: binary("/", shifted(body), rowSum, span), otherwise: float(0, span), type: "float", span,
+          // == rather than != : WGSL (Tint) compares ordered, so NaN != 0 is false there, and a NaN sum must stay NaN.
+          kind: "select", cond: binary("==", rowSum, float(0, span), span, "bool"),
+          then: float(0, span), otherwise: binary("/", shifted(body), rowSum, span), type: "float", span,
         };
         return inLoop ? hoist("probs", all, probability, span) : probability;
       }
@@ -120,7 +125,7 @@ const loadAt = (tensor: string, vars: readonly IndexVar[], type: "int" | "float"
 
 const float = (value: number, span: Span): Expr => ({ kind: "const", value, type: "float", span });
 
-const call = (fn: "max" | "exp", args: Expr[], span: Span): Expr => ({ kind: "call", fn, args, type: "float", span });
+const call = (fn: "max" | "min" | "exp", args: Expr[], span: Span): Expr => ({ kind: "call", fn, args, type: "float", span });
 
-const binary = (op: "+" | "-" | "/" | ">", left: Expr, right: Expr, span: Span, type: "float" | "bool" = "float"): Expr =>
+const binary = (op: "+" | "-" | "/" | "==", left: Expr, right: Expr, span: Span, type: "float" | "bool" = "float"): Expr =>
   ({ kind: "binary", op, left, right, type, span });

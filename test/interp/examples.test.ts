@@ -200,6 +200,13 @@ describe("the interpreter on every example", () => {
     close(out.o, base.map((x, n) => x / (1 + Math.exp(-gate(0, Math.floor(n / 12), Math.floor(n / 4) % 3, n % 4)))));
   });
 
+  example("attention-of-attention.attn", () => {
+    const sizes = { B: 1, H: 2, N: 4, M: 5 };
+    const { out, get } = setup("attention-of-attention.attn", sizes);
+    const a = attention({ ...sizes, M: 4 }, get("c"), get("kc"), get("vc"), causal).o;
+    close(out.o, attention(sizes, at(a, [1, 2, 4, D]), get("km"), get("vm"), (s) => s).o);
+  });
+
   it("matches numbers worked out by hand", () => {
     // N = M = 2, D = 1, q = [1, 2], k = [1, -1], v = [10, 20], causal, no scale:
     // row 0 sees key 0 only: o = 10. Row 1: scores 2 and -2; p = e^2 / (e^2 + e^-2) = 0.98201379..., o = 10 p + 20 (1 - p).

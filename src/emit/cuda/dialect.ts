@@ -11,10 +11,10 @@ export type CudaNames = {
 };
 
 const floatLiteral = (v: number): string => {
-  if (v === Infinity) return "__int_as_float(0x7f800000)";
-  if (v === -Infinity) return "__int_as_float(0xff800000)";
-  if (Number.isNaN(v)) return "__int_as_float(0x7fc00000)";
   const f = Math.fround(v);
+  if (f === Infinity) return "__int_as_float(0x7f800000)";
+  if (f === -Infinity) return "__int_as_float(0xff800000)";
+  if (Number.isNaN(f)) return "__int_as_float(0x7fc00000)";
   const text = Number.isInteger(f) && Math.abs(f) < 1e15 ? `${f}.0` : f.toPrecision(9);
   return `${text}f`;
 };

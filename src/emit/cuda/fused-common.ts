@@ -187,9 +187,12 @@ export function printRowScale(stage: FusedStage, d: Dialect, w: CodeWriter, slot
   if (sink !== undefined) {
     w.line(`const float sink2 = ${expr(sink)} * LOG2E;`);
     w.line(`const float m_final = fmaxf(${m}, sink2);`);
-    w.line("const float base_final = m_final == NEG_INF ? 0.0f : m_final;");
+    // Kept finite: a +inf sink takes all the weight (scale 0 / inf = 0); a NaN one gives NaN (language.md 6).
+    w.line("const float base_final = m_final == NEG_INF ? 0.0f : attnc_below_inf(m_final);");
     w.line(`scale = attnc_exp2(${m} - base_final);`);
     w.line("denominator = denominator * scale + attnc_exp2(sink2 - base_final);");
+    // With no keys at all the output is an empty sum, 0, whatever the sink.
+    w.line("if (M == 0) denominator = 0.0f;");
   }
   w.line("scale = denominator == 0.0f ? 0.0f : scale / denominator;");
 }

@@ -64,7 +64,7 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
           w.line("float mx = m_run;");
           w.line("#pragma unroll");
           w.line("for (int jj = 0; jj < BC; ++jj) mx = fmaxf(mx, s[jj]);");
-          w.line("const float base = mx == NEG_INF ? 0.0f : mx;");
+          w.line("const float base = mx == NEG_INF ? 0.0f : attnc_below_inf(mx);  // kept finite (language.md 6)");
           w.line("const float alpha = attnc_exp2(m_run - base);");
           w.line("m_run = mx;");
           w.line("l_run *= alpha;");

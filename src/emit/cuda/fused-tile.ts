@@ -151,7 +151,9 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
         w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
         w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
         if (scale !== undefined) w.line(`mx[r] = fmaxf(m_run[mt][r], mx[r] * ${scale});`);
-        w.line("base[r] = mx[r] == NEG_INF ? 0.0f : mx[r];");
+        // The base is the running max kept finite (once a row and tile, no work a score): +inf scores give
+        // exp2(+inf) = +inf, not exp2(inf - inf) = NaN, so the row sum is +inf and logsumexp +inf (language.md 6).
+        w.line("base[r] = mx[r] == NEG_INF ? 0.0f : attnc_below_inf(mx[r]);");
         w.line("alpha[mt][r] = attnc_exp2(m_run[mt][r] - base[r]);");
         w.line("m_run[mt][r] = mx[r];");
         w.line("l_run[mt][r] *= alpha[mt][r];");

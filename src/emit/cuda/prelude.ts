@@ -44,6 +44,9 @@ __device__ inline __attribute__((always_inline)) void attnc_store(int* p, float 
   *p = x != x ? 0 : (x >= 2147483647.0f ? 2147483647 : (x <= -2147483648.0f ? (int)0x80000000 : (int)truncf(x)));
 }
 
+// The online softmax keeps its base below +inf (language.md section 6): x, or the largest finite float for +inf.
+__device__ inline __attribute__((always_inline)) float attnc_below_inf(float x) { return fminf(x, 3.40282347e+38f); }
+
 __device__ inline __attribute__((always_inline)) float attnc_exp2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));

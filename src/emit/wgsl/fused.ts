@@ -30,6 +30,7 @@ const lanes = ["x", "y", "z", "w"] as const;
 const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 const minusInfinity = wgslFloat(-Infinity);
 const lowest = wgslFloat(-3.4028234663852886e38);
+const largest = wgslFloat(3.4028234663852886e38);
 const log2e = wgslFloat(Math.LOG2E);
 const ln2 = wgslFloat(Math.LN2);
 
@@ -303,9 +304,10 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
           w.line(`var tile_max = vec4f(${range(4).map((r) => `m${r}`).join(", ")});`);
           w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`tile_max = max(tile_max, ${entry}_rows[ty * ${NX}i + t]);`));
           for (const r of range(4)) w.line(`let tile_max${r} = tile_max.${lanes[r]};`);
-          w.line("// A query that has seen only -inf keeps its base at the lowest f32, so exp2 gives 0, never NaN.");
+          w.line("// The base is the running max kept finite: a query that has seen only -inf keeps it at the lowest f32, so");
+          w.line("// exp2 gives 0, never NaN; one that has seen +inf at the largest, so a +inf score gives +inf (language.md 6).");
           for (const r of range(4)) {
-            w.line(`let base${r} = max(tile_max${r}, ${lowest});`);
+            w.line(`let base${r} = min(max(tile_max${r}, ${lowest}), ${largest});`);
             w.line(`let alpha${r} = exp2(m${r} - base${r});`);
             w.line(`s${r} = exp2(s${r} - vec4f(base${r}));`);
             w.line(`l${r} = l${r} * alpha${r} + (s${r}.x + s${r}.y + s${r}.z + s${r}.w);`);
@@ -355,7 +357,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
                 for (const extra of c.extras) {
                   w.block("", () => {
                     w.line(extra.kind === "logsumexp"
-                      ? `let r_stat = select(${minusInfinity}, (m${r} + log2(sum${r})) * ${ln2}, sum${r} > 0.0f);`
+                      ? `let r_stat = select((m${r} + log2(sum${r})) * ${ln2}, ${minusInfinity}, sum${r} == 0.0f);`
                       : `let r_stat = m${r} * ${ln2};`);
                     w.line(`st_${tensorIdentifier(extra.output.name)}(${[...extra.outputVars.map(v), store(expr(extra.epilogue), extra.epilogue, extra.output.dtype === "i32")].join(", ")});`);
                   });
@@ -365,12 +367,13 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
             if (sink !== undefined) {
               w.line("// The sink joins the denominator only.");
               w.line(`let sink = ${expr(sink)} * ${log2e};`);
-              w.line(`let base = max(max(m${r}, sink), ${lowest});`);
+              w.line(`let base = min(max(max(m${r}, sink), ${lowest}), ${largest});`);
               w.line(`let rescale = exp2(m${r} - base);`);
               w.line(`let denominator = sum${r} * rescale + exp2(sink - base);`);
-              w.line("let scale = select(0.0f, rescale / denominator, denominator > 0.0f);");
+              w.line("// With no keys at all the output is an empty sum, 0, whatever the sink (a NaN one included).");
+              w.line("let scale = select(rescale / denominator, 0.0f, denominator == 0.0f || key_count == 0i);");
             } else {
-              w.line(`let scale = select(0.0f, 1.0f / sum${r}, sum${r} > 0.0f);`);
+              w.line(`let scale = select(1.0f / sum${r}, 0.0f, sum${r} == 0.0f);`);
             }
             scale = "scale";
           }
