@@ -26,6 +26,14 @@ function compileDeep(source: string) {
 }
 
 describe("deep nesting", () => {
+  it("compiles statements just within the limit that read each other (inlining does not deepen them without bound)", () => {
+    const chain = (k: number) => `  t${k}[i] = ${k === 0 ? "x" : `t${k - 1}`}[i]${" * x[i]".repeat(maxExpressionDepth - 50)}`;
+    const source = `kernel f(x: f32[N]) -> (y: f32[N]) {\n${Array.from({ length: 6 }, (_, k) => chain(k)).join("\n")}\n  y[i] = t5[i]\n}\n`;
+    const { result, errors } = compileDeep(source);
+    expect(errors).toEqual([]);
+    expect(result.kernels.map((k) => k.name)).toEqual(["f"]);
+  });
+
   for (const [shape, make] of Object.entries(shapes)) {
     it(`${shape}: compile within the limit, a diagnostic beyond it`, () => {
       const within = compileDeep(make(Math.min(maxNesting - 5, 90)));
