@@ -3,7 +3,7 @@ import type * as A from "../syntax/ast.js";
 import type { Span } from "../syntax/ast.js";
 import { error, warning, didYouMean, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
 import {
-  extentEquals, showExtent,
+  extentEquals, showExtent, toI32,
   type CheckedKernel, type Expr, type Extent, type IndexVar, type MathFn, type ScalarInfo, type Statement, type TensorInfo, type ValueType,
 } from "./typed.js";
 import { classifyIndex, rangeOf, showLinear } from "./ranges.js";
@@ -27,7 +27,9 @@ const mathFns: Record<string, { arity: [number, number]; keepsInt: boolean }> = 
   max: { arity: [2, 8], keepsInt: true }, clamp: { arity: [3, 3], keepsInt: true },
 };
 const reductions = new Set(["sum", "max", "min", "logsumexp", "softmax"]);
-const builtinNames = [...Object.keys(mathFns), "where", "sum", "logsumexp", "softmax", "inf"];
+/** Conversions: `i32(x)` truncates a float toward zero (saturating, NaN gives 0), `f32(x)` makes a float. */
+const conversions = new Set(["i32", "f32"]);
+const builtinNames = [...Object.keys(mathFns), ...conversions, "where", "sum", "logsumexp", "softmax", "inf"];
 
 export function checkProgram(program: A.Program, options: CheckOptions = {}): { kernels: CheckedKernel[]; diagnostics: SpanDiagnostic[] } {
   const diagnostics: SpanDiagnostic[] = [];
@@ -504,7 +506,7 @@ class Typer {
       this.fail(error(e.span, `\`${e.name}\` is a tensor; read an element of it`, `write \`${e.name}[${idx}]\``));
       return undefined;
     }
-    if (e.name in mathFns || e.name === "where") {
+    if (e.name in mathFns || conversions.has(e.name) || e.name === "where") {
       this.fail(error(e.span, `\`${e.name}\` is a function; call it`, `write \`${e.name}(...)\``));
       return undefined;
     }
@@ -597,6 +599,18 @@ class Typer {
       }
       return this.select(e.args[0].value, e.args[1].value, e.args[2].value, scope, e.span, "`where`");
     }
+    if (conversions.has(name)) {
+      if (e.args.length !== 1) {
+        this.fail(error(e.span, `\`${name}\` takes 1 argument, but ${e.args.length} ${e.args.length === 1 ? "was" : "were"} given`));
+        return undefined;
+      }
+      const arg = this.expr(e.args[0].value, scope);
+      if (arg === undefined || !this.number(arg, `\`${name}\` takes a number`)) return undefined;
+      if (name === "f32") return toFloat(arg);
+      if (arg.type === "int") return arg;
+      if (arg.kind === "const") return { kind: "const", value: toI32(arg.value), type: "int", span: e.span };
+      return { kind: "call", fn: "i32", args: [arg], type: "int", span: e.span };
+    }
     if (reductions.has(name) && !(name in mathFns)) {
       this.fail(error(e.fn.span, `\`${name}\` needs the index variables it reduces over`, `write \`${name}[j](...)\``));
       return undefined;
@@ -604,7 +618,7 @@ class Typer {
     const fn = mathFns[name];
     if (fn === undefined) {
       const isTensor = this.env.tensors.has(name);
-      this.fail(error(e.fn.span, isTensor ? `\`${name}\` is a tensor, not a function` : `unknown function \`${name}\``, isTensor ? `read it with brackets: \`${name}[...]\`` : didYouMean(name, [...Object.keys(mathFns), "where"])));
+      this.fail(error(e.fn.span, isTensor ? `\`${name}\` is a tensor, not a function` : `unknown function \`${name}\``, isTensor ? `read it with brackets: \`${name}[...]\`` : didYouMean(name, [...Object.keys(mathFns), ...conversions, "where"])));
       return undefined;
     }
     const [lo, hi] = fn.arity;
