@@ -21,8 +21,10 @@ export function frontEnd(text: string, options: FrontEndOptions = {}): FrontEndR
     try {
       const parsed = parse(text);
       spanDiagnostics.push(...parsed.diagnostics);
-      if (parsed.program !== undefined && !parsed.diagnostics.some((d) => d.severity === "error")) {
-        const checked = checkProgram(parsed.program, { defines: options.defines });
+      // The declarations that parsed are checked even where others did not, so that one run reports every mistake.
+      if (parsed.program !== undefined) {
+        const incomplete = parsed.diagnostics.some((d) => d.severity === "error");
+        const checked = checkProgram(parsed.program, { defines: options.defines, skipped: parsed.skipped, incomplete });
         spanDiagnostics.push(...checked.diagnostics);
         kernels = checked.kernels;
       }

@@ -3,13 +3,19 @@ import type * as A from "../syntax/ast.js";
 import type { Span } from "../syntax/ast.js";
 import { error, warning, didYouMean, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
 import {
-  extentEquals, showExtent,
+  extentEquals, showExtent, toI32,
   type CheckedKernel, type Expr, type Extent, type IndexVar, type MathFn, type ScalarInfo, type Statement, type TensorInfo, type ValueType,
 } from "./typed.js";
 import { classifyIndex, rangeOf, showLinear } from "./ranges.js";
 import { freeVars } from "./free-vars.js";
 
-export type CheckOptions = { readonly defines?: Readonly<Record<string, number>> };
+export type CheckOptions = {
+  readonly defines?: Readonly<Record<string, number>>;
+  /** Names of declarations the parser reported and left out: their uses add no error of their own. */
+  readonly skipped?: readonly string[];
+  /** The parser left declarations out, so a file without kernels is no surprise. */
+  readonly incomplete?: boolean;
+};
 
 const mathFns: Record<string, { arity: [number, number]; keepsInt: boolean }> = {
   exp: { arity: [1, 1], keepsInt: false }, exp2: { arity: [1, 1], keepsInt: false },
@@ -21,7 +27,9 @@ const mathFns: Record<string, { arity: [number, number]; keepsInt: boolean }> = 
   max: { arity: [2, 8], keepsInt: true }, clamp: { arity: [3, 3], keepsInt: true },
 };
 const reductions = new Set(["sum", "max", "min", "logsumexp", "softmax"]);
-const builtinNames = [...Object.keys(mathFns), "where", "sum", "logsumexp", "softmax", "inf"];
+/** Conversions: `i32(x)` truncates a float toward zero (saturating, NaN gives 0), `f32(x)` makes a float. */
+const conversions = new Set(["i32", "f32"]);
+const builtinNames = [...Object.keys(mathFns), ...conversions, "where", "sum", "logsumexp", "softmax", "inf"];
 
 export function checkProgram(program: A.Program, options: CheckOptions = {}): { kernels: CheckedKernel[]; diagnostics: SpanDiagnostic[] } {
   const diagnostics: SpanDiagnostic[] = [];
@@ -40,7 +48,7 @@ export function checkProgram(program: A.Program, options: CheckOptions = {}): { 
 
   const kernels: CheckedKernel[] = [];
   const kernelNames = new Set<string>();
-  if (program.kernels.length === 0) {
+  if (program.kernels.length === 0 && options.incomplete !== true) {
     diagnostics.push(warning({ start: 0, end: 0 }, "the file declares no kernel", "write `kernel NAME(q: f16[N, D], ...) -> (o: f16[N, D]) { ... }`"));
   }
   for (const k of program.kernels) {
@@ -49,7 +57,7 @@ export function checkProgram(program: A.Program, options: CheckOptions = {}): { 
       continue;
     }
     kernelNames.add(k.name.name);
-    const result = checkKernel(k, consts, diagnostics);
+    const result = checkKernel(k, consts, new Set(options.skipped ?? []), diagnostics);
     if (result !== undefined) kernels.push(result);
   }
   return { kernels, diagnostics };
@@ -57,7 +65,9 @@ export function checkProgram(program: A.Program, options: CheckOptions = {}): { 
 
 type VarSlot = { name: string; span: Span; extent?: Extent; extentSpan?: Span; extentWhy?: string };
 
-function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagnostics: SpanDiagnostic[]): CheckedKernel | undefined {
+function checkKernel(
+  k: A.KernelDecl, consts: ReadonlyMap<string, number>, skipped: ReadonlySet<string>, diagnostics: SpanDiagnostic[],
+): CheckedKernel | undefined {
   const before = diagnostics.filter((d) => d.severity === "error").length;
   const report = (d: SpanDiagnostic) => diagnostics.push(d);
   const sizes: string[] = [];
@@ -160,12 +170,14 @@ function checkKernel(k: A.KernelDecl, consts: ReadonlyMap<string, number>, diagn
   const intermediates: TensorInfo[] = [];
   const readTensors = new Set<string>();
   const readScalars = new Set<string>();
+  // A tensor whose statement failed to check, or is on a cycle, is "poisoned": reading it adds no error of its own
+  // (that would only repeat the first), but the rest of the reading statement is still checked.
+  const poisoned = (name: string) => skipped.has(name) || (definitions.has(name) && !tensors.has(name));
+  const tensorNames = [...new Set([...tensors.keys(), ...definitions.keys()])];
   for (const s of order) {
-    // Reading an intermediate that failed to check, or that is on a cycle, would only repeat that error.
-    if (tensorReads(s.value).some((read) => definitions.has(read.name) && !tensors.has(read.name))) continue;
     const output = tensors.get(s.target.name);
     const checked = checkStatement(s, output, {
-      tensors, scalars, consts, sizes, usedConsts, readTensors, readScalars, report,
+      tensors, scalars, consts, sizes, usedConsts, readTensors, readScalars, report, poisoned, tensorNames,
     });
     if (checked === undefined) continue;
     statements.push(checked);
@@ -222,6 +234,20 @@ function topologicalOrder(definitions: Map<string, A.Statement>, report: (d: Spa
   return order;
 }
 
+/** The tensor elements an expression reads, outermost first. */
+function indexedTensors(e: A.Expr): Extract<A.Expr, { kind: "index" }>[] {
+  const out: Extract<A.Expr, { kind: "index" }>[] = [];
+  const visit = (x: A.Expr): void => {
+    if (x.kind === "index") out.push(x);
+    const inner = x.kind === "index" ? x.indices : x.kind === "unary" ? [x.operand] : x.kind === "binary" ? [x.left, x.right]
+      : x.kind === "ternary" ? [x.cond, x.then, x.otherwise] : x.kind === "call" ? x.args.map((a) => a.value)
+      : x.kind === "reduce" ? [...x.axes, ...x.args.map((a) => a.value)] : [];
+    inner.forEach(visit);
+  };
+  visit(e);
+  return out;
+}
+
 function tensorReads(e: A.Expr): A.Name[] {
   switch (e.kind) {
     case "index":
@@ -250,24 +276,29 @@ type Env = {
   readTensors: Set<string>;
   readScalars: Set<string>;
   report: (d: SpanDiagnostic) => void;
+  /** Names whose error was reported already, so that their uses say nothing more. */
+  poisoned: (name: string) => boolean;
+  /** Every tensor of the kernel, for suggestions. */
+  tensorNames: readonly string[];
 };
 
 type Scope = ReadonlyMap<string, VarSlot>;
 
-function checkStatement(s: A.Statement, output: TensorInfo | undefined, env: Env): Statement | undefined {
-  const { report } = env;
+function checkStatement(s: A.Statement, output: TensorInfo | undefined, outer: Env): Statement | undefined {
+  const { report } = outer;
   let failed = false;
-  const fail = (d: SpanDiagnostic) => {
+  /** An error, or (undefined) a failure whose error was reported already. */
+  const fail = (d: SpanDiagnostic | undefined) => {
     failed = true;
-    report(d);
+    if (d !== undefined) report(d);
   };
 
   // Pass 1: bind index variables and infer their extents from direct uses as tensor indices.
   const lhs = new Map<string, VarSlot>();
   for (const v of s.indices) {
     if (lhs.has(v.name)) fail(error(v.span, `index variable \`${v.name}\` appears twice on the left`, "use distinct names, e.g. `i, j`"));
-    else if (env.tensors.has(v.name) || env.scalars.has(v.name) || env.consts.has(v.name) || env.sizes.includes(v.name)) {
-      fail(error(v.span, `\`${v.name}\` is already the name of a ${env.tensors.has(v.name) ? "tensor" : env.scalars.has(v.name) ? "scalar parameter" : "size"}`, "give the index variable a name of its own, such as `i` or `j`"));
+    else if (outer.tensors.has(v.name) || outer.scalars.has(v.name) || outer.consts.has(v.name) || outer.sizes.includes(v.name)) {
+      fail(error(v.span, `\`${v.name}\` is already the name of a ${outer.tensors.has(v.name) ? "tensor" : outer.scalars.has(v.name) ? "scalar parameter" : "size"}`, "give the index variable a name of its own, such as `i` or `j`"));
     } else lhs.set(v.name, { name: v.name, span: v.span });
   }
   if (failed) return undefined;
@@ -283,20 +314,31 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, env: Env
       slot.extentWhy = `dimension ${k + 1} of output \`${output.name}\``;
     });
   }
+  // Tensors this statement reads that exist nowhere: reported first, since an index variable used only in them
+  // has no extent, and that is not the mistake.
+  const unknown = new Set<string>();
+  for (const read of indexedTensors(s.value)) {
+    const name = read.tensor.name;
+    if (outer.tensors.has(name) || outer.poisoned(name) || unknown.has(name) || reductions.has(name) || outer.scalars.has(name)) continue;
+    fail(error(read.tensor.span, `unknown tensor \`${name}\``, didYouMean(name, outer.tensorNames)));
+    unknown.add(name);
+  }
+  const env: Env = { ...outer, poisoned: (name) => unknown.has(name) || outer.poisoned(name) };
   const slots = new Map<A.Expr | A.Name, VarSlot>();
   inferExtents(s.value, lhs, env, slots, fail);
+  const inPoisoned = new Set(indexedTensors(s.value).filter((t) => env.poisoned(t.tensor.name)).flatMap((t) => t.indices.flatMap((x) => (x.kind === "name" ? [x.name] : []))));
   for (const slot of [...lhs.values(), ...new Set(slots.values())]) {
     if (slot.extent === undefined) {
-      fail(error(slot.span, `cannot infer the extent of index variable \`${slot.name}\``, `use \`${slot.name}\` directly as an index of a tensor, e.g. \`x[${slot.name}]\``));
+      fail(inPoisoned.has(slot.name) ? undefined : error(slot.span, `cannot infer the extent of index variable \`${slot.name}\``, `use \`${slot.name}\` directly as an index of a tensor, e.g. \`x[${slot.name}]\``));
     }
   }
-  if (failed) return undefined;
 
-  // Pass 2: build the typed expression.
-  const vars = s.indices.map((v): IndexVar => ({ name: v.name, extent: lhs.get(v.name)!.extent! }));
-  const typer = new Typer(env, slots, fail);
+  // Pass 2: build the typed expression (also after a failure, for the mistakes elsewhere in the statement).
+  // After a failure in pass 1 the extents are not to be trusted: ranges of indices are not judged.
+  const typer = new Typer(env, slots, fail, !failed);
   const value = typer.expr(s.value, lhs);
   if (value === undefined || failed) return undefined;
+  const vars = s.indices.map((v): IndexVar => ({ name: v.name, extent: lhs.get(v.name)!.extent! }));
   if (value.type === "bool") {
     fail(error(s.value.span, `\`${s.target.name}\` is assigned a condition, not a number`, "write `where(condition, 1.0, 0.0)`"));
     return undefined;
@@ -364,8 +406,15 @@ class Typer {
   constructor(
     private readonly env: Env,
     private readonly slots: Map<A.Expr | A.Name, VarSlot>,
-    private readonly fail: (d: SpanDiagnostic) => void,
+    private readonly fail: (d: SpanDiagnostic | undefined) => void,
+    private readonly judgeRanges = true,
   ) {}
+
+  /** A failure whose error was reported already. */
+  private silent(): undefined {
+    this.fail(undefined);
+    return undefined;
+  }
 
   /** `what` says who wants a number: "`*` takes a number". */
   private number(e: Typed, what: string): Typed | undefined {
@@ -444,6 +493,7 @@ class Typer {
       return { kind: "const", value, type: "int", span: e.span };
     }
     if (env.sizes.includes(e.name)) return { kind: "size", name: e.name, type: "int", span: e.span };
+    if (env.poisoned(e.name)) return this.silent();
     const t = env.tensors.get(e.name);
     if (t !== undefined && t.dims.length === 0) return this.load({ kind: "index", tensor: { name: e.name, span: e.span }, indices: [], span: e.span }, scope);
     if (t !== undefined) {
@@ -456,7 +506,7 @@ class Typer {
       this.fail(error(e.span, `\`${e.name}\` is a tensor; read an element of it`, `write \`${e.name}[${idx}]\``));
       return undefined;
     }
-    if (e.name in mathFns || e.name === "where") {
+    if (e.name in mathFns || conversions.has(e.name) || e.name === "where") {
       this.fail(error(e.span, `\`${e.name}\` is a function; call it`, `write \`${e.name}(...)\``));
       return undefined;
     }
@@ -469,6 +519,10 @@ class Typer {
   private load(e: Extract<A.Expr, { kind: "index" }>, scope: Scope): Typed | undefined {
     const env = this.env;
     const t = env.tensors.get(e.tensor.name);
+    if (t === undefined && env.poisoned(e.tensor.name)) {
+      for (const ix of e.indices) this.expr(ix, scope); // for the mistakes in the indices
+      return this.silent();
+    }
     if (t === undefined) {
       if (reductions.has(e.tensor.name)) {
         this.fail(error(e.span, `\`${e.tensor.name}[...]\` needs its argument`, `write \`${e.tensor.name}[${e.indices.map(() => "j").join(", ")}](expression)\``));
@@ -484,21 +538,23 @@ class Typer {
       this.fail(error(e.span, `\`${t.name}\` has ${t.dims.length} dimension${t.dims.length === 1 ? "" : "s"} but ${e.indices.length} ${e.indices.length === 1 ? "index was" : "indices were"} given`, `\`${t.name}\` is declared as [${t.dims.map(showExtent).join(", ")}]`));
       return undefined;
     }
-    const indices: Typed[] = [];
-    for (const ix of e.indices) {
+    const typedIndices = e.indices.map((ix) => {
       const typed = this.expr(ix, scope);
-      if (typed === undefined) return undefined;
-      if (typed.type !== "int") {
+      if (typed !== undefined && typed.type !== "int") {
         this.fail(error(ix.span, `an index must be an integer, but this is ${typed.type === "bool" ? "a condition" : "a float"}`, typed.type === "float" ? "use integer arithmetic: `i / 2` divides integers" : undefined));
         return undefined;
       }
-      indices.push(typed);
-    }
+      return typed;
+    });
+    if (!typedIndices.every((x) => x !== undefined)) return undefined;
+    const indices = typedIndices as Typed[];
     const extents = new Map<string, Extent>();
     for (const [name, slot] of scope) if (slot.extent !== undefined) extents.set(name, slot.extent);
     const clamped = indices.map((ix, k) => {
       const dim = t.dims[k];
-      if (ix.kind === "var" && extentEquals(extents.get(ix.name)!, dim)) return false;
+      const extent = ix.kind === "var" ? extents.get(ix.name) : undefined;
+      if (extent !== undefined && extentEquals(extent, dim)) return false;
+      if (!this.judgeRanges) return true;
       if (dim.kind === "const" && dim.value < 1) return true; // the empty dimension is reported where it is declared
       const r = rangeOf(ix, extents);
       const verdict = classifyIndex(r, dim);
@@ -543,6 +599,18 @@ class Typer {
       }
       return this.select(e.args[0].value, e.args[1].value, e.args[2].value, scope, e.span, "`where`");
     }
+    if (conversions.has(name)) {
+      if (e.args.length !== 1) {
+        this.fail(error(e.span, `\`${name}\` takes 1 argument, but ${e.args.length} ${e.args.length === 1 ? "was" : "were"} given`));
+        return undefined;
+      }
+      const arg = this.expr(e.args[0].value, scope);
+      if (arg === undefined || !this.number(arg, `\`${name}\` takes a number`)) return undefined;
+      if (name === "f32") return toFloat(arg);
+      if (arg.type === "int") return arg;
+      if (arg.kind === "const") return { kind: "const", value: toI32(arg.value), type: "int", span: e.span };
+      return { kind: "call", fn: "i32", args: [arg], type: "int", span: e.span };
+    }
     if (reductions.has(name) && !(name in mathFns)) {
       this.fail(error(e.fn.span, `\`${name}\` needs the index variables it reduces over`, `write \`${name}[j](...)\``));
       return undefined;
@@ -550,7 +618,7 @@ class Typer {
     const fn = mathFns[name];
     if (fn === undefined) {
       const isTensor = this.env.tensors.has(name);
-      this.fail(error(e.fn.span, isTensor ? `\`${name}\` is a tensor, not a function` : `unknown function \`${name}\``, isTensor ? `read it with brackets: \`${name}[...]\`` : didYouMean(name, [...Object.keys(mathFns), "where"])));
+      this.fail(error(e.fn.span, isTensor ? `\`${name}\` is a tensor, not a function` : `unknown function \`${name}\``, isTensor ? `read it with brackets: \`${name}[...]\`` : didYouMean(name, [...Object.keys(mathFns), ...conversions, "where"])));
       return undefined;
     }
     const [lo, hi] = fn.arity;
@@ -559,12 +627,12 @@ class Typer {
       this.fail(error(e.span, `\`${name}\` takes ${want} argument${lo === 1 && hi === 1 ? "" : "s"}, but ${e.args.length} ${e.args.length === 1 ? "was" : "were"} given`));
       return undefined;
     }
-    const args: Typed[] = [];
-    for (const a of e.args) {
+    const typedArgs = e.args.map((a) => {
       const typed = this.expr(a.value, scope);
-      if (typed === undefined || !this.number(typed, `\`${name}\` takes ${hi === 1 ? "a number" : "numbers"}`)) return undefined;
-      args.push(typed);
-    }
+      return typed && this.number(typed, `\`${name}\` takes ${hi === 1 ? "a number" : "numbers"}`);
+    });
+    if (!typedArgs.every((x) => x !== undefined)) return undefined;
+    const args = typedArgs as Typed[];
     const allInt = fn.keepsInt && args.every((a) => a.type === "int");
     const type = allInt ? "int" : "float";
     return { kind: "call", fn: name as MathFn, args: allInt ? args : args.map(toFloat), type, span: e.span };

@@ -24,7 +24,9 @@ export type IndexVar = { readonly name: string; readonly extent: Extent };
 
 export type MathFn =
   | "exp" | "exp2" | "log" | "log2" | "sqrt" | "rsqrt" | "tanh" | "sigmoid" | "floor" | "ceil"
-  | "abs" | "min" | "max" | "clamp";
+  | "abs" | "min" | "max" | "clamp"
+  /** Float to integer: truncation toward zero, saturating at the i32 range, NaN gives 0 (an integer stays itself). */
+  | "i32";
 
 export type Expr =
   | { readonly kind: "const"; readonly value: number; readonly type: ValueType; readonly span: Span }
@@ -84,5 +86,9 @@ export const extentEquals = (a: Extent, b: Extent): boolean =>
   a.kind === "const" ? b.kind === "const" && a.value === b.value : b.kind === "size" && a.name === b.name;
 
 export const showExtent = (e: Extent): string => (e.kind === "const" ? e.name ?? String(e.value) : e.name);
+
+/** The i32 a float converts to (`i32(x)`, a store to i32): truncated toward zero, saturated, NaN to 0. */
+export const toI32 = (x: number): number =>
+  Number.isNaN(x) ? 0 : Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.trunc(x))) + 0; // + 0: -0 is 0
 
 export const tensorsOf = (k: CheckedKernel): TensorInfo[] => [...k.inputs, ...k.outputs, ...k.intermediates];

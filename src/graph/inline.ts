@@ -2,10 +2,18 @@
 import type { CheckedKernel, Expr, Extent } from "../check/typed.js";
 import { tensorsOf } from "../check/typed.js";
 import { substitute, type NameSupply } from "./substitute.js";
-import { rewrite, some } from "./walk.js";
+import { children, rewrite, some } from "./walk.js";
 
 export const extentExpr = (e: Extent, span: Expr["span"]): Expr =>
   e.kind === "const" ? { kind: "const", value: e.value, type: "int", span } : { kind: "size", name: e.name, type: "int", span };
+
+/**
+ * The most nodes an inlined value may have. The attention chains of examples/ inline into 20-100 nodes; a value above
+ * this is read as a tensor. It also bounds how much deeper inlining makes an expression than the statements were.
+ */
+export const inlineBudget = 256;
+
+const size = (e: Expr): number => children(e).reduce((total, c) => total + size(c), 1);
 
 /**
  * The value of every statement with the tensors it reads from other statements inlined.
@@ -16,9 +24,13 @@ export function inlineAll(kernel: CheckedKernel, supply: NameSupply, keep: Reado
   const defined = new Map(kernel.statements.map((s) => [s.target, s]));
   const dims = new Map(tensorsOf(kernel).map((t) => [t.name, t.dims]));
   const inlined = new Map<string, Expr>();
+  const sizes = new Map<string, number>();
   for (const st of kernel.statements) {
     const value = rewrite(st.value, (e) => {
       if (e.kind !== "load" || !defined.has(e.tensor) || keep.has(e.tensor)) return e;
+      // A large value stays a tensor of its own, which the plan computes in a naive stage: copying it into every
+      // read would grow exponentially along a chain (t2 = t1 * t1, t3 = t2 * t2, ...).
+      if (sizes.get(e.tensor)! > inlineBudget) return e;
       const source = defined.get(e.tensor)!;
       const body = inlined.get(e.tensor)!;
       const hasSoftmax = some(body, (x) => x.kind === "softmax");
@@ -32,6 +44,7 @@ export function inlineAll(kernel: CheckedKernel, supply: NameSupply, keep: Reado
       return substitute(body, map, supply);
     });
     inlined.set(st.target, value);
+    sizes.set(st.target, size(value));
   }
   return inlined;
 }

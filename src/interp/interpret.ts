@@ -1,6 +1,6 @@
 // Interp stage: the float64 reference interpreter, the oracle every backend is checked against.
 import type { CheckedKernel, Expr, Extent, Statement, TensorInfo } from "../check/typed.js";
-import { tensorsOf } from "../check/typed.js";
+import { tensorsOf, toI32 } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
 import { roundTo } from "./dtype.js";
 
@@ -198,6 +198,7 @@ export function compileExpr(e: Expr, cx: Context): Compiled {
         case "min": return (env) => Math.min(...args.map((f) => f(env)));
         case "max": return (env) => Math.max(...args.map((f) => f(env)));
         case "clamp": return (env) => Math.min(Math.max(a(env), b(env)), d(env));
+        case "i32": return (env) => toI32(a(env));
       }
     }
     // falls through (unreachable)

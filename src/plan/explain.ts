@@ -1,7 +1,7 @@
 // Plan stage: `attnc explain` — the chain found in the user's terms, the plan and its tile statistics, or what is missing.
 import type { Expr, Extent } from "../check/typed.js";
 import { showExtent } from "../check/typed.js";
-import { printExpr } from "../graph/print.js";
+import { printExpr as print, readableNames } from "../graph/print.js";
 import { children, some } from "../graph/walk.js";
 import { compileExpr, extentValue, slotAllocator } from "../interp/interpret.js";
 import { rng } from "../interp/inputs.js";
@@ -44,26 +44,33 @@ export function explainPlan(plan: KernelPlan, file: SourceFile, shape: ExplainAt
 
 function explainChain(stage: FusedStage, file: SourceFile, shape: ExplainAt): string[] {
   const c = stage.chain;
-  const ext = (v: { name: string; extent: Extent }) => `${v.name} (${showExtent(v.extent)})`;
+  // Inlining renames variables apart (`d'1`); every line names them alike, readably, and never two of them the same.
+  const exprs = [c.q, c.k, c.v, c.scoreMod, c.epilogue, stage.tiles.full, stage.tiles.empty, ...(c.mask ? [c.mask] : []),
+    ...(c.normalizer.kind === "softmax" ? (c.normalizer.sink ? [c.normalizer.sink] : []) : [c.normalizer.fn]),
+    ...c.extras.map((x) => x.epilogue), ...[stage.keyRange.lo, stage.keyRange.hi].filter((x): x is Expr => x !== undefined)];
+  const axes = [...c.rowVars, c.queryVar, c.keyVar, c.headVar, c.valueVar];
+  const names = readableNames(exprs, axes.map((v) => v.name));
+  const printExpr = (e: Expr) => print(e, 0, names);
+  const ext = (v: { name: string; extent: Extent }) => `${names(v.name)} (${showExtent(v.extent)})`;
   const lines = [
     `  fused attention chain for \`${c.output.name}\` (${source(file, c)})`,
     `    query:       ${printExpr(c.q)}`,
     `    key:         ${printExpr(c.k)}`,
     `    value:       ${printExpr(c.v)}`,
-    `    axes:        rows ${c.rowVars.map((v) => v.name).join(", ") || "none"}; query ${ext(c.queryVar)}; key ${ext(c.keyVar)}; head dim ${ext(c.headVar)}; value dim ${ext(c.valueVar)}`,
+    `    axes:        rows ${c.rowVars.map((v) => names(v.name)).join(", ") || "none"}; query ${ext(c.queryVar)}; key ${ext(c.keyVar)}; head dim ${ext(c.headVar)}; value dim ${ext(c.valueVar)}`,
   ];
   const headMaps = [c.k, c.v].flatMap((l) => l.indices.filter((x) => x.kind !== "var" && x.kind !== "const").map((x) => `${l.tensor}: ${printExpr(x)}`));
   if (headMaps.length > 0) lines.push(`    head map:    ${headMaps.join("; ")}  (grouped-query attention)`);
   lines.push(`    score mod:   ${printExpr(c.scoreMod)}`);
   lines.push(`    mask:        ${c.mask ? `${printExpr(c.mask)}   (from \`${source(file, c.mask)}\`)` : "none"}`);
   if (c.normalizer.kind === "softmax") {
-    lines.push(`    normaliser:  softmax over ${c.keyVar.name}, rewritten online (running max, running sum, rescaled accumulator)${c.normalizer.sink ? `; sink ${printExpr(c.normalizer.sink)} folded into the final sum` : ""}`);
+    lines.push(`    normaliser:  softmax over ${names(c.keyVar.name)}, rewritten online (running max, running sum, rescaled accumulator)${c.normalizer.sink ? `; sink ${printExpr(c.normalizer.sink)} folded into the final sum` : ""}`);
   } else {
     lines.push(`    normaliser:  element-wise ${printExpr(c.normalizer.fn)} (no rewrite)${c.maskedIsZero ? "" : "; a masked score does not give 0, so no tile is skipped"}`);
   }
-  for (const x of c.extras) lines.push(`    extra output: ${x.output.name} = ${printExpr(x.epilogue)} with stat = ${x.kind} over ${c.keyVar.name}, from the same running statistics`);
+  for (const x of c.extras) lines.push(`    extra output: ${x.output.name} = ${printExpr(x.epilogue)} with stat = ${x.kind} over ${names(c.keyVar.name)}, from the same running statistics`);
   lines.push(`    epilogue:    ${printExpr(c.epilogue)}`);
-  lines.push(`    key loop:    ${c.keyVar.name} from ${stage.keyRange.lo ? `max(0, ${printExpr(stage.keyRange.lo)})` : "0"} to ${stage.keyRange.hi ? `min(${showExtent(c.keyVar.extent)} - 1, ${printExpr(stage.keyRange.hi)})` : `${showExtent(c.keyVar.extent)} - 1`} for queries i0..i1`);
+  lines.push(`    key loop:    ${names(c.keyVar.name)} from ${stage.keyRange.lo ? `max(0, ${printExpr(stage.keyRange.lo)})` : "0"} to ${stage.keyRange.hi ? `min(${showExtent(c.keyVar.extent)} - 1, ${printExpr(stage.keyRange.hi)})` : `${showExtent(c.keyVar.extent)} - 1`} for queries i0..i1`);
   lines.push(`    tile full:   ${printExpr(stage.tiles.full)}   (no mask code)`);
   lines.push(`    tile empty:  ${printExpr(stage.tiles.empty)}   (${c.maskedIsZero ? "skipped" : "computed"})`);
   lines.push(`    ${tileStatistics(stage, shape)}`);

@@ -1,4 +1,4 @@
-// Syntax stage: the CST from the parser, turned into the AST. Runs only on a CST without parse errors.
+// Syntax stage: the CST from the parser, turned into the AST. Runs only on declarations without parse errors.
 import type { CstNode, IToken } from "chevrotain";
 import type * as A from "./ast.js";
 import { error, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
@@ -12,9 +12,14 @@ const nodeSpan = (n: CstNode): A.Span => ({ start: n.location!.startOffset, end:
 const join = (a: A.Span, b: A.Span): A.Span => ({ start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) });
 const nameOf = (t: IToken): A.Name => ({ name: t.image, span: tokenSpan(t) });
 
+const precedence: Record<string, number> = {
+  "||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6,
+};
+
 const dtypes = new Set(["f16", "bf16", "f32", "i32"]);
 
-export function buildAst(root: CstNode): { program: A.Program; diagnostics: SpanDiagnostic[] } {
+/** `tops`: topLevel nodes, each parsed without errors. */
+export function buildAst(tops: readonly CstNode[]): { program: A.Program; diagnostics: SpanDiagnostic[] } {
   const diagnostics: SpanDiagnostic[] = [];
   const consts: A.ConstDecl[] = [];
   const kernels: A.KernelDecl[] = [];
@@ -69,23 +74,35 @@ export function buildAst(root: CstNode): { program: A.Program; diagnostics: Span
 
   const expression = (n: CstNode): A.Expr => {
     const c = n.children as Children;
-    const cond = binary(nodes(c, "cond")[0]);
-    const then = nodes(c, "then")[0];
-    if (then === undefined) return cond;
-    return { kind: "ternary", cond, then: expression(then), otherwise: expression(nodes(c, "otherwise")[0]), span: nodeSpan(n) };
+    const conds = nodes(c, "cond").map(binary);
+    const thens = nodes(c, "then").map(expression);
+    // c0 ? t0 : c1 ? t1 : c2 is c0 ? t0 : (c1 ? t1 : c2), folded from the right without recursion.
+    let result = conds[conds.length - 1];
+    for (let k = thens.length - 1; k >= 0; k--) {
+      result = { kind: "ternary", cond: conds[k], then: thens[k], otherwise: result, span: join(conds[k].span, result.span) };
+    }
+    return result;
   };
 
+  // Precedence climbing over the flat operand/operator list of binaryExpr, without recursion; left-associative.
   const binary = (n: CstNode): A.Expr => {
     const c = n.children as Children;
-    if (n.name === "unary") return unary(n);
-    const operands = nodes(c, "operand").map(binary);
-    const ops = tokens(c, "op");
-    let result = operands[0];
-    ops.forEach((op, k) => {
-      const right = operands[k + 1];
-      result = { kind: "binary", op: op.image as A.BinaryOp, left: result, right, span: join(result.span, right.span) };
+    const operands = nodes(c, "operand").map(unary);
+    const pending: IToken[] = [];
+    const done: A.Expr[] = [operands[0]];
+    const apply = () => {
+      const op = pending.pop()!;
+      const right = done.pop()!;
+      const left = done.pop()!;
+      done.push({ kind: "binary", op: op.image as A.BinaryOp, left, right, span: join(left.span, right.span) });
+    };
+    tokens(c, "op").forEach((op, k) => {
+      while (pending.length > 0 && precedence[pending[pending.length - 1].image] >= precedence[op.image]) apply();
+      pending.push(op);
+      done.push(operands[k + 1]);
     });
-    return result;
+    while (pending.length > 0) apply();
+    return done[0];
   };
 
   const unary = (n: CstNode): A.Expr => {
@@ -125,7 +142,7 @@ export function buildAst(root: CstNode): { program: A.Program; diagnostics: Span
     return { kind: "name", name: id.image, span };
   };
 
-  for (const top of nodes(root.children as Children, "topLevel")) {
+  for (const top of tops) {
     const tc = top.children as Children;
     const constNode = nodes(tc, "constDecl")[0];
     if (constNode !== undefined) {

@@ -1,15 +1,19 @@
 // Syntax stage: source text to AST, with lexer and parser errors as diagnostics.
-import type { ILexingError, IToken, TokenType } from "chevrotain";
+import { EOF, type CstNode, type ILexingError, type IToken, type TokenType } from "chevrotain";
 import type { Expr, Program } from "./ast.js";
+import * as T from "./tokens.js";
 import {
-  attnLexer, LParen, LBracket, LBrace, RParen, RBracket, RBrace, Question, Colon, Minus, Plus, Bang, Identifier, NumberLiteral,
+  attnLexer, LParen, LBracket, LBrace, RParen, RBracket, RBrace, Question, Colon, Minus, Plus, Bang, Identifier, NumberLiteral, Kernel, Const,
 } from "./tokens.js";
-import { attnParser } from "./parser.js";
+import { attnParser, startsStatement } from "./parser.js";
 import { buildAst } from "./build-ast.js";
 import { error, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
 
-/** Deeper nesting than this is refused before parsing, so the recursive parser cannot overflow its stack. */
-export const maxNesting = 200;
+/**
+ * Deeper nesting than this is refused before parsing, so the recursive parser cannot overflow its stack: it overflows
+ * near 190 nested `x[` on Node's default stack, so this leaves a margin for callers with deep stacks of their own.
+ */
+export const maxNesting = 100;
 /** More tokens than this are refused before parsing: the parser's tree costs about 1 KB a token. */
 export const maxTokens = 100_000;
 /** A deeper expression (a long chain of operators nests too) is refused, so that no later stage overflows its stack. */
@@ -18,7 +22,13 @@ export const maxExpressionDepth = 1000;
 /** Characters that text pasted from papers brings, and the operator meant. */
 const lookAlikes: Record<string, string | undefined> = { "\u00d7": "*", "\u00b7": "*", "\u00f7": "/", "\u2212": "-", "\u2264": "<=", "\u2265": ">=", "\u2260": "!=" };
 
-export function parse(text: string): { program?: Program; diagnostics: SpanDiagnostic[] } {
+/**
+ * The program holds the declarations that parsed; `skipped` names those that did not (a kernel or const with a
+ * syntax error), so that the checker says nothing about their names.
+ */
+export type ParseResult = { program?: Program; diagnostics: SpanDiagnostic[]; skipped?: readonly string[] };
+
+export function parse(text: string): ParseResult {
   const diagnostics: SpanDiagnostic[] = [];
   const lexed = attnLexer.tokenize(text);
   for (const e of lexed.errors.slice(0, 20)) {
@@ -37,31 +47,83 @@ export function parse(text: string): { program?: Program; diagnostics: SpanDiagn
     diagnostics.push(error({ start: first.startOffset, end: first.startOffset + 1 }, `the program is longer than ${maxTokens} tokens`, "split it into several files"));
     return { diagnostics };
   }
-  const deep = tooDeep(lexed.tokens);
-  if (deep !== undefined) {
-    diagnostics.push(error({ start: deep.token.startOffset, end: deep.token.startOffset + 1 }, `${deep.what} nested more than ${maxNesting} deep`, "split the expression into several statements"));
-    return { diagnostics };
-  }
-  attnParser.input = lexed.tokens;
-  const cst = attnParser.program();
-  // The parser never saw a bad character, so it trips on the tokens after it, on its line or at the next token:
-  // that is the same mistake, reported once.
+  // Each declaration starts at its keyword (`kernel` or `const` appear nowhere else) and is parsed on its own, so that a
+  // mistake in one is reported without hiding the others, and the declarations that parse are still checked.
+  const badOffsets = lexed.errors.map((e) => e.offset);
   const afterBadCharacter = firstTokensAfter(lexed.errors, lexed.tokens);
   const badLines = new Set(lexed.errors.map((e) => e.line));
-  const parseErrors = attnParser.errors.filter((e) => !afterBadCharacter.has(e.token.startOffset) && !badLines.has(e.token.startLine));
-  for (const e of parseErrors.slice(0, 20)) {
-    const t = e.token;
-    const at = t.tokenType.name === "EOF" || Number.isNaN(t.startOffset) ? eofSpan(text, lexed.tokens) : { start: t.startOffset, end: (t.endOffset ?? t.startOffset) + 1 };
-    diagnostics.push(error(at, e.message));
-  }
-  if (diagnostics.length > 0) return { diagnostics };
-  const built = buildAst(cst);
-  for (const s of built.program.kernels.flatMap((k) => k.body)) {
-    if (expressionDepth(s.value) > maxExpressionDepth) {
-      built.diagnostics.push(error(s.target.span, `the expression of \`${s.target.name}\` is nested more than ${maxExpressionDepth} deep`, "split it into several statements"));
+  const program: { consts: Program["consts"][number][]; kernels: Program["kernels"][number][] } = { consts: [], kernels: [] };
+  const skipped: string[] = [];
+  let parseErrors = 0;
+  const chunks = declarations(lexed.tokens);
+  for (const [k, chunk] of chunks.entries()) {
+    const end = chunks[k + 1]?.[0].startOffset ?? text.length;
+    const named = chunk[1]?.tokenType === Identifier ? chunk[1].image : undefined;
+    const skip = () => named !== undefined && skipped.push(named);
+    const deep = deepest(chunk);
+    const tooDeep = () => {
+      diagnostics.push(error({ start: deep.token.startOffset, end: deep.token.startOffset + 1 }, `${deep.what} nested more than ${maxNesting} deep`, "split the expression into several statements"));
+      skip();
+    };
+    if (deep.depth > maxNesting) {
+      tooDeep();
+      continue;
+    }
+    attnParser.input = chunk;
+    let cst: CstNode;
+    try {
+      cst = attnParser.topLevel();
+    } catch (e) {
+      // A caller whose own stack is deep may leave the parser less room than maxNesting assumes.
+      if (!(e instanceof RangeError)) throw e;
+      tooDeep();
+      continue;
+    }
+    // The parser never saw a bad character, so it trips on the tokens after it, on its line or at the next token:
+    // that is the same mistake, reported once.
+    const errors = attnParser.errors.filter((e) => !afterBadCharacter.has(e.token.startOffset) && !badLines.has(e.token.startLine));
+    for (const e of errors) {
+      if (parseErrors++ >= 20) break;
+      const t = e.token;
+      const at = t.tokenType.name === "EOF" || Number.isNaN(t.startOffset) ? eofSpan(text, chunk) : { start: t.startOffset, end: (t.endOffset ?? t.startOffset) + 1 };
+      // `y[i] = x[i] +` and the next statement: the mistake is the operator without its operand.
+      const k = chunk.indexOf(t);
+      const before = chunk[k - 1];
+      if (k > 0 && operators.has(before.tokenType) && startsStatement((n) => chunk[k + n - 1]?.tokenType ?? EOF)) {
+        diagnostics.push(error({ start: before.startOffset, end: (before.endOffset ?? before.startOffset) + 1 }, `expected an operand after \`${before.image}\``, `\`${t.image}\` on line ${t.startLine} starts the next statement`));
+        continue;
+      }
+      diagnostics.push(error(at, e.message));
+    }
+    const start = chunk[0].startOffset;
+    if (attnParser.errors.length > 0 || badOffsets.some((o) => o >= start && o < end)) {
+      skip();
+      continue;
+    }
+    const built = buildAst([cst]);
+    diagnostics.push(...built.diagnostics);
+    program.consts.push(...built.program.consts);
+    for (const kernel of built.program.kernels) {
+      // The checker and every later stage recurse over expressions: a kernel with a deeper one is not checked.
+      const deepStatements = kernel.body.filter((s) => expressionDepth(s.value) > maxExpressionDepth);
+      for (const s of deepStatements) {
+        diagnostics.push(error(s.target.span, `the expression of \`${s.target.name}\` is nested more than ${maxExpressionDepth} deep`, "split it into several statements"));
+      }
+      if (deepStatements.length > 0) skipped.push(kernel.name.name);
+      else program.kernels.push(kernel);
     }
   }
-  return { program: built.program, diagnostics: built.diagnostics };
+  return { program, diagnostics, skipped };
+}
+
+/** The tokens of each declaration: from a `kernel` or `const` to the next one (anything before the first is one too). */
+function declarations(tokens: readonly IToken[]): IToken[][] {
+  const out: IToken[][] = [];
+  for (const t of tokens) {
+    if (out.length === 0 || t.tokenType === Kernel || t.tokenType === Const) out.push([]);
+    out[out.length - 1].push(t);
+  }
+  return out;
 }
 
 function eofSpan(text: string, tokens: IToken[]): { start: number; end: number } {
@@ -80,13 +142,17 @@ function firstTokensAfter(errors: readonly ILexingError[], tokens: readonly ITok
   return starts;
 }
 
+const operators = new Set<TokenType>([
+  T.Plus, T.Minus, T.Star, T.Slash, T.Percent, T.Lt, T.LtEq, T.Gt, T.GtEq, T.EqEq, T.NotEq, T.AndAnd, T.OrOr, T.Bang, T.Question, T.Colon, T.Equals, T.Comma, T.LParen, T.LBracket,
+]);
 const openers = new Set<TokenType>([LParen, LBracket, LBrace, Question]);
 const closers = new Map<TokenType, TokenType>([[RParen, LParen], [RBracket, LBracket], [RBrace, LBrace]]);
 const prefixOperators = new Set<TokenType>([Minus, Plus, Bang]);
 const operandEnds = new Set<TokenType>([Identifier, NumberLiteral, RParen, RBracket]);
 
-/** Where the parser would recurse deeper than maxNesting: brackets, `?` before its `:`, and runs of prefix operators. */
-function tooDeep(tokens: IToken[]): { token: IToken; what: string } | undefined {
+/** Where the parser recurses deepest: brackets, `?` before its `:`, and runs of prefix operators. */
+function deepest(tokens: IToken[]): { depth: number; token: IToken; what: string } {
+  let deep = { depth: 0, token: tokens[0], what: "brackets" };
   const open: TokenType[] = [];
   let prefixRun = 0;
   let previous: TokenType | undefined;
@@ -98,12 +164,14 @@ function tooDeep(tokens: IToken[]): { token: IToken; what: string } | undefined 
       const at = open.lastIndexOf(closers.get(type)!);
       if (at >= 0) open.length = at;
     } else if (type === Colon && open[open.length - 1] === Question) open.pop();
-    if (open.length + prefixRun > maxNesting) {
-      return { token: t, what: prefixRun > 0 || open.includes(Question) ? "the expression is" : "brackets" };
+    if (open.length + prefixRun > deep.depth) {
+      deep = { depth: open.length + prefixRun, token: t, what: prefixRun > 0 || open.includes(Question) ? "the expression is" : "brackets" };
+      // The first token past the limit is where the diagnostic points.
+      if (deep.depth > maxNesting) return deep;
     }
     previous = type;
   }
-  return undefined;
+  return deep;
 }
 
 function expressionDepth(root: Expr): number {

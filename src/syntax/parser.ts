@@ -2,6 +2,10 @@
 import { CstParser, EOF, type IParserErrorMessageProvider, type TokenType, type IToken } from "chevrotain";
 import * as T from "./tokens.js";
 
+const binaryOperators = [
+  T.OrOr, T.AndAnd, T.EqEq, T.NotEq, T.Lt, T.LtEq, T.Gt, T.GtEq, T.Plus, T.Minus, T.Star, T.Slash, T.Percent,
+];
+
 const describe = (token: IToken): string =>
   token.tokenType.name === "EOF" ? "the end of the file" : `\`${token.image}\``;
 const unexpected = (token: IToken): string =>
@@ -124,24 +128,15 @@ export class AttnParser extends CstParser {
   });
 
   expression = this.RULE("expression", () => {
-    this.SUBRULE(this.orExpr, { LABEL: "cond" });
-    this.OPTION(() => {
+    // `a ? b : c ? d : e` as a loop (conds a, c and e, thens b and d), so that a long chain does not nest the parser.
+    this.SUBRULE(this.binaryExpr, { LABEL: "cond" });
+    this.MANY(() => {
       this.CONSUME(T.Question);
       this.SUBRULE(this.expression, { LABEL: "then" });
       this.CONSUME(T.Colon);
-      this.SUBRULE2(this.expression, { LABEL: "otherwise" });
+      this.SUBRULE2(this.binaryExpr, { LABEL: "cond" });
     });
   });
-
-  private binaryRule(name: string, operand: () => unknown, ops: TokenType[]) {
-    return this.RULE(name, () => {
-      this.SUBRULE(operand() as never, { LABEL: "operand" });
-      this.MANY(() => {
-        this.OR(ops.map((op) => ({ ALT: () => this.CONSUME(op, { LABEL: "op" }) })));
-        this.SUBRULE2(operand() as never, { LABEL: "operand" });
-      });
-    });
-  }
 
   // Declared bottom-up so that each rule's operand rule exists when it is built.
   unary: ReturnType<CstParser["RULE"]> = this.RULE("unary", () => {
@@ -159,12 +154,16 @@ export class AttnParser extends CstParser {
       { ALT: () => this.SUBRULE(this.primary, { LABEL: "operand" }) },
     ]);
   });
-  mulExpr = this.binaryRule("mulExpr", () => this.unary, [T.Star, T.Slash, T.Percent]);
-  addExpr = this.binaryRule("addExpr", () => this.mulExpr, [T.Plus, T.Minus]);
-  relExpr = this.binaryRule("relExpr", () => this.addExpr, [T.Lt, T.LtEq, T.Gt, T.GtEq]);
-  eqExpr = this.binaryRule("eqExpr", () => this.relExpr, [T.EqEq, T.NotEq]);
-  andExpr = this.binaryRule("andExpr", () => this.eqExpr, [T.AndAnd]);
-  orExpr = this.binaryRule("orExpr", () => this.andExpr, [T.OrOr]);
+
+  // Every binary operator in one flat rule (build-ast.ts applies the precedences): one rule a nesting level
+  // instead of six keeps the parser's stack small, so that brackets nest deep before maxNesting refuses them.
+  binaryExpr = this.RULE("binaryExpr", () => {
+    this.SUBRULE(this.unary, { LABEL: "operand" });
+    this.MANY(() => {
+      this.OR(binaryOperators.map((op) => ({ ALT: () => this.CONSUME(op, { LABEL: "op" }) })));
+      this.SUBRULE2(this.unary, { LABEL: "operand" });
+    });
+  });
 
   primary = this.RULE("primary", () => {
     this.OR([
@@ -177,6 +176,9 @@ export class AttnParser extends CstParser {
         },
       },
       {
+        // A name that starts the next statement (`t[i] =`) is not an operand: `x[i] +` at the end of a line is
+        // incomplete, and the error is reported there instead of at the next statement's `=`.
+        GATE: () => !this.atStatementHead(),
         ALT: () => {
           this.CONSUME(T.Identifier);
           this.OPTION(() => {
@@ -206,6 +208,10 @@ export class AttnParser extends CstParser {
       },
     ]);
   });
+
+  private atStatementHead(): boolean {
+    return startsStatement((k) => this.LA(k).tokenType);
+  }
 
   exprList = this.RULE("exprList", () => {
     this.SUBRULE(this.expression);
@@ -241,6 +247,19 @@ export class AttnParser extends CstParser {
     });
     this.SUBRULE(this.expression);
   });
+}
+
+/** Whether the tokens from `la(1)` on read `name =` or `name[...] =`: the start of a statement, never an operand. */
+export function startsStatement(la: (k: number) => TokenType): boolean {
+  if (la(1) !== T.Identifier) return false;
+  if (la(2) === T.Equals) return true;
+  if (la(2) !== T.LBracket) return false;
+  for (let k = 3, depth = 1; ; k++) {
+    const type = la(k);
+    if (type === EOF) return false;
+    if (type === T.LBracket) depth++;
+    else if (type === T.RBracket && --depth === 0) return la(k + 1) === T.Equals;
+  }
 }
 
 export const attnParser = new AttnParser();

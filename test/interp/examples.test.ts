@@ -171,6 +171,17 @@ describe("the interpreter on every example", () => {
     close(out.o, attention({ ...sizes, M: 20 }, get("q"), get("k"), get("v"), (s, _b, h, i, j) => s + rel(h, Math.min(32, Math.max(0, j - i + 16)))).o);
   });
 
+  example("t5-bias.attn", () => {
+    // Distances up to 149: every kind of bucket (exact below 16, logarithmic, the last one from 128 on).
+    const sizes = { B: 1, H: 2, N: 150 };
+    const { out, get } = setup("t5-bias.attn", sizes);
+    const rel = get("rel");
+    const bucket = (n: number) => (n < 16 ? n : Math.min(16 + Math.trunc((Math.log(n / 16) / Math.log(8)) * 16), 31));
+    // T5 does not scale its scores: undo the helper's 1 / sqrt(D).
+    const score = (s: number, _b: number, h: number, i: number, j: number) => (j <= i ? s * Math.sqrt(D) + rel(h, bucket(i - j)) : -Infinity);
+    close(out.o, attention({ ...sizes, M: 150 }, get("q"), get("k"), get("v"), score).o);
+  });
+
   example("cross-attention.attn", () => {
     const sizes = { B: 3, H: 1, N: 2, M: 5 };
     const klen = [0, 3, 5];

@@ -32,6 +32,26 @@ const statistics = (text: string) => {
 };
 
 describe("attnc explain", () => {
+  it("names variables that inlining renamed apart readably and distinctly, alike on every line", () => {
+    // The consumer calls its key axis `d`, the score's contraction is `d` too: inlining renames the latter.
+    const text = explain(`const D = 16
+kernel f(q: f16[B, H, N, D], k: f16[B, H, M, D], v: f16[B, H, M, D]) -> (o: f16[B, H, N, D]) {
+  s[b, h, i, j] = sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(D)
+  o[b, h, i, e] = sum[d](softmax[d](s[b, h, i, d]) * v[b, h, d, e])
+}`);
+    const key = /key: +k\[b, h, (\w+), (\w+)\]/.exec(text);
+    const query = /query: +q\[b, h, i, (\w+)\]/.exec(text);
+    const axes = /axes: +rows b, h; query i \(N\); key (\w+) \(M\); head dim (\w+) \(D\)/.exec(text);
+    expect(key, text).not.toBeNull();
+    expect(text).not.toContain("'");
+    const [, keyVar, headVar] = key!;
+    expect(keyVar).toBe("d");
+    expect(headVar).not.toBe(keyVar);
+    expect(query![1]).toBe(headVar);
+    expect(axes!.slice(1)).toEqual([keyVar, headVar]);
+    expect(text).toMatch(/softmax over d,/);
+  });
+
   it("shows the chain of the causal example in the user's terms, and its tile counts", () => {
     const text = explain(example("causal.attn"), { blockQ: 64, blockK: 64, sizes: { N: 1000 }, scalars: {} });
     expect(text).toContain("kernel causal: fused schedule");

@@ -34,6 +34,8 @@ const floatCalls: Record<MathFn, (a: readonly string[]) => string> = {
   min: (args) => args.reduce((x, y) => `fminf(${x}, ${y})`),
   max: (args) => args.reduce((x, y) => `fmaxf(${x}, ${y})`),
   clamp: ([x, lo, hi]) => `fminf(fmaxf(${x}, ${lo}), ${hi})`,
+  // Truncation toward zero, saturating, NaN to 0: the rules of a float stored to i32 (prelude.ts).
+  i32: ([a]) => `attnc_to_int(${a})`,
 };
 
 /** Hardware approximations where a kernel's inputs are 16-bit floats (the tensor-core path). */

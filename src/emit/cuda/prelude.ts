@@ -39,10 +39,11 @@ __device__ inline __attribute__((always_inline)) void attnc_store(__half* p, flo
 __device__ inline __attribute__((always_inline)) void attnc_store(__nv_bfloat16* p, float x) { *p = __float2bfloat16_rn(x); }
 __device__ inline __attribute__((always_inline)) void attnc_store(float* p, float x) { *p = x; }
 __device__ inline __attribute__((always_inline)) void attnc_store(int* p, int x) { *p = x; }
-__device__ inline __attribute__((always_inline)) void attnc_store(int* p, float x) {
-  // Saturating, NaN to 0, as the language defines a float stored to i32.
-  *p = x != x ? 0 : (x >= 2147483647.0f ? 2147483647 : (x <= -2147483648.0f ? (int)0x80000000 : (int)truncf(x)));
+__device__ inline __attribute__((always_inline)) int attnc_to_int(float x) {
+  // Saturating, NaN to 0, as the language defines a float stored to i32 and i32(x).
+  return x != x ? 0 : (x >= 2147483647.0f ? 2147483647 : (x <= -2147483648.0f ? (int)0x80000000 : (int)truncf(x)));
 }
+__device__ inline __attribute__((always_inline)) void attnc_store(int* p, float x) { *p = attnc_to_int(x); }
 
 // The online softmax keeps its base below +inf (language.md section 6): x, or the largest finite float for +inf.
 __device__ inline __attribute__((always_inline)) float attnc_below_inf(float x) { return fminf(x, 3.40282347e+38f); }

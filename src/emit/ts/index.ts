@@ -15,10 +15,14 @@ export type TsWrapperOptions = {
 export function emitTsWrapper(manifest: Manifest, wgsl: string, options: TsWrapperOptions = {}): string {
   const project = new Project({ useInMemoryFileSystem: true });
   // A blank line between declarations (prettier keeps blank lines, it does not add them).
-  const statements = wrapperStatements(manifest, wgsl, options).flatMap((s, k) => (k < 2 ? [s] : [blankLine, s]));
+  // prettier takes the WGSL literal as it is, but its scan of the text for JSX is quadratic in the lines of a long one
+  // (1000 naive stages: 15 s): it formats the module with a placeholder, and the literal goes in afterwards.
+  const statements = wrapperStatements(manifest, wgslPlaceholder, options).flatMap((s, k) => (k < 2 ? [s] : [blankLine, s]));
   const file = project.createSourceFile(`${manifest.name}.ts`, { statements });
-  return formatTypeScript(file.getFullText());
+  return formatTypeScript(file.getFullText()).replace(templateLiteral(wgslPlaceholder), () => templateLiteral(wgsl));
 }
+
+const wgslPlaceholder = "attnc:wgsl";
 
 /** `alibi_causal` → `AlibiCausal`: the prefix of the wrapper's type names. */
 export function pascalCase(name: string): string {

@@ -54,6 +54,7 @@ export const wgslDialect: Dialect = {
       case "min": return fold("min", args);
       case "max": return fold("max", args);
       case "clamp": return type === "int" ? `min(max(${a}, ${b}), ${c})` : `min(max(${a}, ${b}), ${c})`;
+      case "i32": return `attnc_to_i32(${a})`;
     }
   },
   select: (c, a, b) => `select(${b}, ${a}, ${c})`,

@@ -34,6 +34,15 @@ export function declareHelpers(w: CodeWriter): void {
   });
   w.line("// An index clamped into [0, n): loads never leave their tensor, whatever the sizes.");
   w.line("fn attnc_index(x: i32, n: i32) -> i32 { return clamp(x, 0i, max(n - 1i, 0i)); }");
+  w.line("// i32(x): truncation toward zero, saturating, NaN to 0. Decided on the bits: WGSL may assume no NaN or");
+  w.line("// infinity in comparisons, and leaves an out-of-range conversion to the implementation.");
+  w.block("fn attnc_to_i32(x: f32) -> i32", () => {
+    w.line("let bits = bitcast<u32>(x);");
+    w.line("let magnitude = bits & 0x7fffffffu;");
+    w.line("if (magnitude > 0x7f800000u) { return 0i; }");
+    w.line("if (magnitude >= 0x4f000000u) { return select(2147483647i, i32(-2147483647 - 1), bits >= 0x80000000u); }");
+    w.line("return i32(x);");
+  });
   w.line("// bfloat16 is the high half of an f32.");
   w.line("fn attnc_bf16(word: u32, high: bool) -> f32 { return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high)); }");
 }
