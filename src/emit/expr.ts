@@ -2,6 +2,7 @@
 // Reductions and softmax inside an expression are hoisted into loops written before the expression that uses them.
 import type { Expr, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
 import type { CodeWriter } from "./writer.js";
+import { nameText } from "./names.js";
 
 export type LoadExpr = Extract<Expr, { kind: "load" }>;
 
@@ -33,8 +34,11 @@ export type Dialect = {
   isInfNegative(code: string): string; // code == -inf, robust under fast-math
 };
 
-/** Index-variable and temporary names are safe identifiers in both targets (fresh names contain `'`). */
-export const identifier = (name: string): string => `v_${name.replace(/'/g, "_")}`;
+/**
+ * An index variable in both targets: `ix_` and its name text (names.ts). No generated identifier of either target
+ * begins with `ix_` (test/emit/names.test.ts checks the emitted code of the examples).
+ */
+export const identifier = (name: string): string => `ix_${nameText(name)}`;
 
 export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
   const p = (x: Expr) => printExpr(x, d, w);
@@ -102,8 +106,6 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       const sum = w.fresh("sm_sum");
       const sink = e.sink === undefined ? undefined : p(e.sink);
       w.line(d.declare(max, "float", sink ?? d.floatLiteral(-Infinity)));
-      const saved = e.vars.map((v) => w.fresh(`sm_${v.name.replace(/'/g, "_")}`));
-      e.vars.forEach((v, k) => w.line(d.declare(saved[k], "int", d.variable(v.name))));
       const bodyAt = () => p(e.body);
       loops(e.vars, d, w, () => w.line(`${max} = max(${max}, ${bodyAt()});`), true);
       w.line(d.declare(sum, "float", sink === undefined ? d.floatLiteral(0) : d.select(d.isInfNegative(max), d.floatLiteral(0), `exp(${sink} - ${max})`, "float")));
