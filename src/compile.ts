@@ -7,7 +7,7 @@ import { planKernel, type KernelPlan } from "./plan/plan.js";
 import { resolve } from "./diagnostics/source.js";
 import { buildWgsl, type WgslLimits } from "./emit/wgsl/index.js";
 import { warning } from "./diagnostics/diagnostic.js";
-import { emitCuda } from "./emit/cuda/index.js";
+import { buildCuda } from "./emit/cuda/index.js";
 import { emitTsWrapper } from "./emit/ts/index.js";
 import { baseName } from "./emit/names.js";
 
@@ -79,7 +79,12 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       }
     }
     if (target !== "wgsl") {
-      const cuda = emitCuda(plan, { arch: options.arch ?? "sm_80" });
+      // The fused CUDA kernels need compile-time head dims too; otherwise the CUDA runs the naive plan.
+      const build = buildCuda(plan, { arch: options.arch ?? "sm_80" });
+      if (build.fallback !== undefined) {
+        diagnostics.push(resolve(front.file, warning(k.span, `the CUDA kernel \`${k.name}\` runs the naive schedule: ${build.fallback}`)));
+      }
+      const cuda = build.program;
       if (cuda !== undefined) compiled = { ...compiled, cuda: cuda.source, header: cuda.header };
     }
     kernels.push(compiled);

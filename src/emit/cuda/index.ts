@@ -2,7 +2,7 @@
 // and its header with a typed wrapper.
 import type { Extent, TensorInfo } from "../../check/typed.js";
 import type { DType } from "../../syntax/ast.js";
-import type { KernelPlan } from "../../plan/plan.js";
+import { planKernel, type FusedStage, type KernelPlan } from "../../plan/plan.js";
 import { CodeWriter } from "../writer.js";
 import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
@@ -32,7 +32,32 @@ export type CudaProgram = { readonly source: string; readonly header: string };
 const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
 
+/** Why the fused CUDA kernels cannot run this stage (undefined where they can): their head dims are template constants. */
+export function cudaFusedUnsupportedReason(stage: FusedStage): string | undefined {
+  for (const x of [stage.chain.headVar, stage.chain.valueVar]) {
+    if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${x.extent.name}\`; the fused CUDA kernels need it fixed at compile time (\`const ${x.extent.name} = ...\` or --define ${x.extent.name}=...)`;
+  }
+  return undefined;
+}
+
+export type CudaBuild = {
+  readonly program: CudaProgram | undefined;
+  /** The plan the CUDA runs: the kernel's, or the naive one where a fused stage cannot be compiled. */
+  readonly plan: KernelPlan;
+  /** Why the CUDA runs the naive schedule although the kernel's plan is fused. */
+  readonly fallback?: string;
+};
+
+/** The kernel's plan as CUDA: fused where the fused kernels can run it, naive otherwise (as buildWgsl). */
+export function buildCuda(plan: KernelPlan, options: CudaOptions): CudaBuild {
+  const reasons = plan.stages.flatMap((s) => (s.kind === "fused" ? [cudaFusedUnsupportedReason(s)] : [])).filter((r): r is string => r !== undefined);
+  const cudaPlan = reasons.length > 0 ? planKernel(plan.kernel, "naive").plan : plan;
+  return { program: emitCuda(cudaPlan, options), plan: cudaPlan, ...(reasons.length > 0 ? { fallback: reasons[0] } : {}) };
+}
+
+/** The plan as CUDA; undefined where a fused stage cannot be compiled (buildCuda runs the naive plan then). */
 export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | undefined {
+  if (plan.stages.some((s) => s.kind === "fused" && cudaFusedUnsupportedReason(s) !== undefined)) return undefined;
   const k = plan.kernel;
   const manifestTensors = [...k.inputs, ...k.outputs];
   const tensors: TensorInfo[] = [...manifestTensors, ...plan.buffers];

@@ -1,14 +1,14 @@
 // Emit stage (CUDA): user names as members of the header's argument struct: readable where they can be.
 import { nameText } from "../names.js";
 
-/** C++ (and C) keywords and alternative tokens, which no member may be. */
+/** C++ and C keywords (the GNU extensions nvcc's host compilers take included) and alternative tokens: no member. */
 const keywords = new Set(`alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t
 char32_t class compl concept const consteval constexpr constinit const_cast continue co_await co_return co_yield decltype
 default delete do double dynamic_cast else enum explicit export extern false float for friend goto if inline int long
 mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public register reinterpret_cast
 requires return short signed sizeof static static_assert static_cast struct switch template this thread_local throw true
 try typedef typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq restrict final override
-import module`.split(/\s+/));
+import module typeof typeof_unqual reflexpr synchronized atomic_cancel atomic_commit atomic_noexcept`.split(/\s+/));
 
 /** Macros and types of the C, C++ and CUDA headers the header and its users include, which a member would meet. */
 const headerNames = new Set(`NULL EOF BUFSIZ FILENAME_MAX errno assert offsetof va_arg va_start va_end va_list setjmp
