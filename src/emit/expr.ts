@@ -40,8 +40,48 @@ export type Dialect = {
  */
 export const identifier = (name: string): string => `ix_${nameText(name)}`;
 
+/**
+ * How deep an expression's code may nest (parentheses and calls) before it is bound to a temporary: Tint parses
+ * 128 levels at most (124 chained `+`, 64 unary minuses or 126 nested calls fail), and a node adds at most
+ * `nesting(e)` levels to its deepest operand, so no printed expression goes past 32 + 5 + arity.
+ */
+const maxNesting = 32;
+
+/** The levels of parentheses and calls a node adds around its operands, at most, in either target. */
+const nesting = (e: Expr): number => {
+  switch (e.kind) {
+    case "const": case "var": case "size": case "scalar": case "ref": case "reduce": case "softmax":
+      return 0;
+    case "call":
+      return 5 + e.args.length; // sigmoid's (1 / (1 + exp(-(a)))), min and max folds
+    default:
+      return 3; // a float % b: (a - b * floor(a / b))
+  }
+};
+
+/** The expression's code (temporaries and the loops of reductions written before it), nested at most ~maxNesting deep. */
 export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
-  const p = (x: Expr) => printExpr(x, d, w);
+  return printNested(e, d, w).code;
+}
+
+function printNested(e: Expr, d: Dialect, w: CodeWriter): { code: string; depth: number } {
+  let deepest = 0;
+  const p = (x: Expr) => {
+    const operand = printNested(x, d, w);
+    deepest = Math.max(deepest, operand.depth);
+    return operand.code;
+  };
+  const code = printNode(e, d, w, p);
+  // A reduction's or softmax's value is a name; its body went into its own statements.
+  if (e.kind === "reduce" || e.kind === "softmax") return { code, depth: 1 };
+  const depth = deepest + nesting(e);
+  if (depth <= maxNesting) return { code, depth };
+  const name = w.fresh("nest");
+  w.line(d.declare(name, e.type, code));
+  return { code: name, depth: 0 };
+}
+
+function printNode(e: Expr, d: Dialect, w: CodeWriter, p: (x: Expr) => string): string {
   switch (e.kind) {
     case "const":
       return e.type === "bool" ? d.boolLiteral(e.value !== 0) : e.type === "int" ? d.intLiteral(e.value) : d.floatLiteral(e.value);
