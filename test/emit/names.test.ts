@@ -241,3 +241,23 @@ describe("programs named after keywords and generated identifiers", () => {
     expect(result.ok).toBe(true);
   }, 600_000);
 });
+
+describe("user text in generated source", () => {
+  const causal = readFileSync("examples/causal.attn", "utf8");
+  const outputs = (fileName: string) => compile(causal, { fileName }).kernels.map((k) => [k.wgsl, k.ts, k.cuda, k.header].join("\n---\n")).join("\n");
+
+  it("names the input by its base name: the same bytes from any working directory", () => {
+    expect(outputs("/somewhere/else/examples/causal.attn")).toBe(outputs("causal.attn"));
+    expect(outputs("..\\examples\\causal.attn")).toBe(outputs("causal.attn"));
+  });
+
+  it("puts no line break, comment end or other control text of a file name into any output", () => {
+    const hostileName = 'a\nconsole.log("pwned")//\r\u2028\u2029\u0000\\*/ `${x}` \u00e9.attn';
+    const text = outputs(`dir/${hostileName}`);
+    // The outputs have the lines of a plain name's: the file name changed only the header comments' text.
+    expect(text.split("\n").length).toBe(outputs("plain.attn").split("\n").length);
+    expect(text).not.toMatch(/[\r\u2028\u2029\u0000\u00e9]/);
+    expect(text).not.toMatch(/^console\.log/m);
+    expect(text).not.toContain("*/ `");
+  });
+});
