@@ -7,8 +7,9 @@ import { planKernel, type KernelPlan } from "./plan/plan.js";
 import { resolve } from "./diagnostics/source.js";
 import { buildWgsl, type WgslLimits } from "./emit/wgsl/index.js";
 import { warning } from "./diagnostics/diagnostic.js";
-import { emitCuda } from "./emit/cuda/index.js";
+import { buildCuda } from "./emit/cuda/index.js";
 import { emitTsWrapper } from "./emit/ts/index.js";
+import { baseName } from "./emit/names.js";
 
 export type Target = "cuda" | "wgsl" | "all";
 
@@ -53,6 +54,8 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     }
   }
   const target = options.target ?? "all";
+  // Generated files name the input by its base name: the same bytes from any working directory.
+  const inputName = options.fileName === undefined ? undefined : baseName(options.fileName);
   const kernels: CompiledKernel[] = [];
   for (const k of checked) {
     const planned = planKernel(k, options.schedule ?? "auto");
@@ -63,7 +66,7 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     let compiled: CompiledKernel = { name: k.name, manifest, checked: k, plan };
     if (target !== "cuda") {
       // WGSL's fused kernel needs compile-time head dims and a tile that fits; otherwise its WGSL runs the naive plan.
-      const build = buildWgsl(plan, options.wgslLimits, { fileName: options.fileName });
+      const build = buildWgsl(plan, options.wgslLimits, { fileName: inputName });
       if (build.fallback !== undefined) {
         diagnostics.push(resolve(front.file, warning(k.span, `the WGSL kernel \`${k.name}\` runs the naive schedule: ${build.fallback}`)));
       }
@@ -71,12 +74,17 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
       const wgsl = build.program;
       if (wgsl !== undefined) {
         const withLayout: Manifest = { ...manifest, webgpu: wgsl.layout };
-        const ts = emitTsWrapper(withLayout, wgsl.code, { fileName: options.fileName });
+        const ts = emitTsWrapper(withLayout, wgsl.code, { fileName: inputName });
         compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.code, wgslPlan, ts };
       }
     }
     if (target !== "wgsl") {
-      const cuda = emitCuda(plan, { arch: options.arch ?? "sm_80" });
+      // The fused CUDA kernels need compile-time head dims too; otherwise the CUDA runs the naive plan.
+      const build = buildCuda(plan, { arch: options.arch ?? "sm_80" });
+      if (build.fallback !== undefined) {
+        diagnostics.push(resolve(front.file, warning(k.span, `the CUDA kernel \`${k.name}\` runs the naive schedule: ${build.fallback}`)));
+      }
+      const cuda = build.program;
       if (cuda !== undefined) compiled = { ...compiled, cuda: cuda.source, header: cuda.header };
     }
     kernels.push(compiled);

@@ -4,6 +4,7 @@ import type { Expr, IndexVar, MathFn, RefName, ValueType } from "../check/typed.
 import type { CodeWriter } from "./writer.js";
 import { compileExpr } from "../interp/interpret.js";
 import { some } from "../graph/walk.js";
+import { nameText } from "./names.js";
 
 export type LoadExpr = Extract<Expr, { kind: "load" }>;
 
@@ -35,11 +36,54 @@ export type Dialect = {
   isInfNegative(code: string): string; // code == -inf, robust under fast-math
 };
 
-/** Index-variable and temporary names are safe identifiers in both targets (fresh names contain `'`). */
-export const identifier = (name: string): string => `v_${name.replace(/'/g, "_")}`;
+/**
+ * An index variable in both targets: `ix_` and its name text (names.ts). No generated identifier of either target
+ * begins with `ix_` (test/emit/names.test.ts checks the emitted code of the examples).
+ */
+export const identifier = (name: string): string => `ix_${nameText(name)}`;
 
+/**
+ * How deep an expression's code may nest (parentheses and calls) before it is bound to a temporary: Tint parses
+ * 128 levels at most (124 chained `+`, 64 unary minuses or 126 nested calls fail), and a node adds at most
+ * `nesting(e)` levels to its deepest operand, so no printed expression goes past 32 + 5 + arity.
+ */
+const maxNesting = 32;
+
+/** The levels of parentheses and calls a node adds around its operands, at most, in either target. */
+const nesting = (e: Expr): number => {
+  switch (e.kind) {
+    case "const": case "var": case "size": case "scalar": case "ref": case "reduce": case "softmax":
+      return 0;
+    case "call":
+      return 5 + e.args.length; // sigmoid's (1 / (1 + exp(-(a)))), min and max folds
+    default:
+      return 3; // a float % b: (a - b * floor(a / b))
+  }
+};
+
+/** The expression's code (temporaries and the loops of reductions written before it), nested at most ~maxNesting deep. */
 export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
-  const p = (x: Expr) => printExpr(x, d, w);
+  return printNested(e, d, w).code;
+}
+
+function printNested(e: Expr, d: Dialect, w: CodeWriter): { code: string; depth: number } {
+  let deepest = 0;
+  const p = (x: Expr) => {
+    const operand = printNested(x, d, w);
+    deepest = Math.max(deepest, operand.depth);
+    return operand.code;
+  };
+  const code = printNode(e, d, w, p);
+  // A reduction's or softmax's value is a name; its body went into its own statements.
+  if (e.kind === "reduce" || e.kind === "softmax") return { code, depth: 1 };
+  const depth = deepest + nesting(e);
+  if (depth <= maxNesting) return { code, depth };
+  const name = w.fresh("nest");
+  w.line(d.declare(name, e.type, code));
+  return { code: name, depth: 0 };
+}
+
+function printNode(e: Expr, d: Dialect, w: CodeWriter, p: (x: Expr) => string): string {
   const folded = nonFiniteConstant(e);
   if (folded !== undefined) return d.floatLiteral(folded);
   switch (e.kind) {
@@ -112,8 +156,6 @@ export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {
       const sum = w.fresh("sm_sum");
       const sink = e.sink === undefined ? undefined : p(e.sink);
       w.line(d.declare(max, "float", sink ?? d.floatLiteral(-Infinity)));
-      const saved = e.vars.map((v) => w.fresh(`sm_${v.name.replace(/'/g, "_")}`));
-      e.vars.forEach((v, k) => w.line(d.declare(saved[k], "int", d.variable(v.name))));
       const bodyAt = () => p(e.body);
       loops(e.vars, d, w, () => w.line(`${max} = max(${max}, ${bodyAt()});`), true);
       const base = w.fresh("sm_base");

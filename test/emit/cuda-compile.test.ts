@@ -1,4 +1,4 @@
-// Every emitted .cu compiles alone with plain nvcc for sm_80 and sm_90a, with no register spills.
+// Every emitted .cu compiles alone with plain nvcc for sm_80 and sm_90a, with no warnings and no register spills.
 import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -26,7 +26,7 @@ async function pool<T>(items: T[], workers: number, work: (item: T) => Promise<v
 }
 
 describe("emitted CUDA", () => {
-  it(`compiles with nvcc for sm_80 and sm_90a without spills (${programs.length} programs)`, async () => {
+  it(`compiles with nvcc for sm_80 and sm_90a without warnings or spills (${programs.length} programs)`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-cuda-"));
     const jobs: { file: string; flag: string; label: string }[] = [];
     // Examples at their own head dim and at D = 128 (another tile shape); benchmark programs at D = 128.
@@ -50,6 +50,8 @@ describe("emitted CUDA", () => {
         const { stderr } = await run("nvcc", ["-c", job.flag, "-Xptxas", "-v", "-o", `${job.file}.o`, job.file], { maxBuffer: 1 << 24 });
         const spills = [...stderr.matchAll(/(\d+) bytes spill stores, (\d+) bytes spill loads/g)].filter((m) => m[1] !== "0" || m[2] !== "0");
         if (spills.length > 0) failures.push(`${job.label}: register spills (${spills.map((m) => m[0]).join("; ")})`);
+        const warnings = stderr.split("\n").filter((line) => /warning/i.test(line));
+        if (warnings.length > 0) failures.push(`${job.label}: nvcc warnings\n${warnings.join("\n")}`);
       } catch (e) {
         failures.push(`${job.label}: nvcc failed\n${(e as { stderr?: string }).stderr?.slice(-3000)}`);
       }

@@ -106,14 +106,14 @@ describe("the sm_90a wgmma kernel", () => {
       emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 1, blockK: 64, overlap: false } })!.source.split("while (kt >= 0)")[1],
     ]) {
       const guardedPass = loop.indexOf("if (guarded) {");
-      const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, v_b, v_j);");
+      const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, ix_b, ix_j);");
       const sIssued = loop.indexOf("attnc_wgmma_commit();");
       const sWaited = loop.indexOf("attnc_wgmma_wait<0>();");
       expect(guardedPass).toBeGreaterThan(sIssued);
       expect(columnRead).toBeGreaterThan(guardedPass);
       expect(columnRead).toBeLessThan(sWaited);
       expect(loop.match(/hoisted_h1\[nt\]\[c1\] = /g)).toHaveLength(1);
-      expect(loop.slice(sWaited)).toContain("if (j_raw >= M || !(((v_j <= v_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
+      expect(loop.slice(sWaited)).toContain("if (j_raw >= M || !(((ix_j <= ix_i) && (r_h0 == r_h1)))) s[mt][nt][cc] = NEG_INF;");
     }
   });
 
@@ -257,7 +257,7 @@ describe("the sm_90a wgmma kernel", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
     const source = emitCuda(plan, { arch: "sm_90a" })!.source;
     // min and max over each 64-key granule, as ints (a float merges ids above 2^24), with loads in flight together.
-    expect(source).toContain("int red_0 = 2147483647;\n    #pragma unroll 16\n    for (int v_x_3 = 0; v_x_3 < 64; ++v_x_3) {\n      red_0 = min(red_0, ld_3(");
+    expect(source).toContain("int red_0 = 2147483647;\n    #pragma unroll 16\n    for (int ix_0x_p3 = 0; ix_0x_p3 < 64; ++ix_0x_p3) {\n      red_0 = min(red_0, ld_3(");
     expect(source).toContain("int red_0 = ((-2147483647) - 1);");
     expect(source).not.toContain("(float)ld_3(");
   });

@@ -40,8 +40,8 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
       w.line("float acc[DV];");
       w.line("#pragma unroll");
       w.line("for (int e = 0; e < DV; ++e) acc[e] = 0.0f;");
-      w.line("float m_run = NEG_INF, l_run = 0.0f;");
-      w.line("(void)m_run; (void)l_run;");
+      // The running max and sum of a softmax (an element-wise normaliser has none).
+      if (softmax) w.line("float m_run = NEG_INF, l_run = 0.0f;");
       w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1))", () => {
         w.line("const int j0 = kt * BC;");
         w.line("__syncthreads();");

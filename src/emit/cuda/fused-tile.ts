@@ -112,7 +112,9 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
   const softmax = c.normalizer.kind === "softmax";
   if (!prefetched) printMaskPrefetch(t, d, w);
   const maskOnly = maskOnlyColumns(t);
-  const eachScore = (hs: readonly Hoisted[], body: () => void) => {
+  /** The body over every score, with the hoisted values that `read` (the expressions it prints) reads in scope. */
+  const eachScore = (candidates: readonly Hoisted[], read: readonly (Expr | undefined)[], body: () => void) => {
+    const hs = candidates.filter((h) => read.some((e) => e !== undefined && reads(e, h)));
     unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
       unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
         unrolled(w, "for (int cc = 0; cc < 4; ++cc)", () => {
@@ -131,10 +133,11 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
   printColumnLoads(t, d, w, inline.filter((h) => h.over === "column"));
   // The score pass (for a softmax's raw score with a deferred scale it leaves s as it is, and nvcc drops it); other
   // normalisers mask in it.
-  eachScore(inline, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, !softmax));
+  const scorePass = [...(t.scale !== undefined ? [] : [t.element.chain.scoreMod]), ...(softmax ? [] : [t.element.chain.mask])];
+  eachScore(inline, scorePass, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, !softmax));
   if (softmax) {
     w.block("if (guarded)", () => {
-      eachScore(t.hoisted, () => printMaskElement(t.element, d, w, "s[mt][nt][cc]"));
+      eachScore(t.hoisted, [t.element.chain.mask], () => printMaskElement(t.element, d, w, "s[mt][nt][cc]"));
     });
   }
   if (c.normalizer.kind === "softmax") {

@@ -1,6 +1,7 @@
 // Emit stage (WGSL): how WGSL spells the IR's literals, calls, loads and names.
 import type { Dialect, LoadExpr } from "../expr.js";
 import { identifier } from "../expr.js";
+import { nameText } from "../names.js";
 import type { MathFn, RefName, ValueType } from "../../check/typed.js";
 
 const largestFloat = 3.4028234663852886e38;
@@ -24,9 +25,29 @@ export const wgslInt = (v: number): string => (v === -2147483648 ? "i32(-2147483
 
 const fold = (fn: string, args: readonly string[]) => args.reduce((x, y) => `${fn}(${x}, ${y})`);
 
-export const tensorIdentifier = (name: string): string => name.replace(/'/g, "_");
-export const sizeFunction = (name: string): string => `size_${name}`;
-export const scalarFunction = (name: string): string => `scalar_${name}`;
+/**
+ * User names in WGSL, by kind: a tensor's binding `t_`, loader `ld_` and store `st_`, a size's function `size_`, a
+ * scalar's `scalar_`, an index variable `ix_` (expr.ts), each followed by the name text (names.ts), which never
+ * begins with `_` (WGSL reserves `__`) and, after its prefix, is no keyword. No identifier the WGSL printers
+ * generate begins with one of these prefixes (test/emit/names.test.ts).
+ */
+export const wgslUserPrefixes = ["t_", "ld_", "st_", "size_", "scalar_", "ix_"] as const;
+export const tensorIdentifier = (name: string): string => nameText(name);
+export const sizeFunction = (name: string): string => `size_${nameText(name)}`;
+export const scalarFunction = (name: string): string => `scalar_${nameText(name)}`;
+
+/** The tensors a stage's code names: through their loader, their store, or their words directly (fast tile loads). */
+export type TensorUses = { readonly loads: Set<string>; readonly stores: Set<string>; readonly words: Set<string> };
+export const noTensorUses = (): TensorUses => ({ loads: new Set(), stores: new Set(), words: new Set() });
+
+/** The WGSL dialect, recording in `uses` the tensors whose loaders it prints. */
+export const recordingDialect = (uses: TensorUses): Dialect => ({
+  ...wgslDialect,
+  load: (e, indices) => {
+    uses.loads.add(e.tensor);
+    return wgslDialect.load(e, indices);
+  },
+});
 
 export const wgslDialect: Dialect = {
   float: "f32",

@@ -14,7 +14,8 @@ import { some } from "../../graph/walk.js";
 import type { FusedStage } from "../../plan/plan.js";
 import { identifier, printExpr, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { tensorIdentifier, wgslDialect, wgslFloat } from "./dialect.js";
+import { commentText } from "../names.js";
+import { noTensorUses, recordingDialect, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
 import type { BufferBinding } from "./layout.js";
 import { elementAt, extentCode, pairAt, word, type Placement } from "./module.js";
 import type { TileForm, TileShape } from "./tile-shape.js";
@@ -63,7 +64,10 @@ const packSlot = (f: TileForm, value: string): string => {
   }
 };
 
-export function printFused(entry: string, stage: FusedStage, shape: TileShape, cx: FusedContext): string {
+/** The stage's code, and the tensors it names. */
+export function printFused(entry: string, stage: FusedStage, shape: TileShape, cx: FusedContext): { code: string; uses: TensorUses } {
+  const tensorUses = noTensorUses();
+  const dialect = recordingDialect(tensorUses);
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
@@ -81,11 +85,11 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
 
   const decls = new CodeWriter();
   const w = new CodeWriter();
-  const expr = (e: Expr) => printExpr(e, wgslDialect, w);
+  const expr = (e: Expr) => printExpr(e, dialect, w);
   const bool = (e: Expr) => (e.type === "bool" ? expr(e) : `(${expr(e)} != 0)`);
   const uses = (e: Expr | undefined, x: IndexVar) => e !== undefined && freeVars(e).has(x.name);
 
-  decls.line(`// ${entry}: fused attention for \`${c.output.name}\`${c.extras.length > 0 ? ` (and ${c.extras.map((x) => `\`${x.output.name}\``).join(", ")})` : ""}.`);
+  decls.line(`// ${entry}: fused attention for \`${commentText(c.output.name)}\`${c.extras.length > 0 ? ` (and ${c.extras.map((x) => `\`${commentText(x.output.name)}\``).join(", ")})` : ""}.`);
   decls.line(`// Tiles of ${BR} queries x ${BC} keys; ${T} invocations (${NY} x ${NX}), each 4 queries x 4 keys and 4 x ${4 * G} outputs.`);
   decls.line(`// Workgroup memory: ${shape.bytes} bytes${shareKV ? "; K and V take turns in one array" : ""}.`);
   const packedNote = (f: TileForm) => (f === "f32" ? "" : `, ${f === "f16x2" ? "f16" : "bf16"} packed two to a word`);
@@ -117,8 +121,9 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
     w.line(`let ${v(o.outer)} = min(outer_raw, ${o.count} - 1i);`);
     const packed = o.form !== "f32";
     w.block(`if (outer_raw < ${o.count})`, () => {
-      const fast = fastOffset(o.load, cx.dims(o.load.tensor), o.outer, o.inner, o.innerDim, o.hoisted);
+      const fast = fastOffset(o.load, cx.dims(o.load.tensor), o.outer, o.inner, o.innerDim, o.hoisted, tensorUses);
       const b = cx.binding(o.load.tensor);
+      if (fast !== undefined) tensorUses.words.add(o.load.tensor);
       const value = packed ? "value" : into;
       if (fast !== undefined && packed && b.storage === o.form) {
         w.line(`let word = u32(${fast} + quad * 4i) >> 1u;`);
@@ -205,9 +210,9 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
         } else w.line(`let ${name} = rest;`);
       }
       const hoist = (name: string, load: LoadExpr, tileVar: IndexVar, inner: IndexVar): string | undefined => {
-        const prefix = hoistedPrefix(load, cx.dims(load.tensor), tileVar, inner);
+        const prefix = hoistedPrefix(load, cx.dims(load.tensor), tileVar, inner, tensorUses);
         if (prefix === undefined) return undefined;
-        w.line(`let ${name} = ${prefix};  // the part of \`${load.tensor}\`'s offset fixed for the row`);
+        w.line(`let ${name} = ${prefix};  // the part of \`${commentText(load.tensor)}\`'s offset fixed for the row`);
         return name;
       };
       const qBase = hoist("q_row_base", c.q, c.queryVar, c.headVar);
@@ -359,6 +364,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
                     w.line(extra.kind === "logsumexp"
                       ? `let r_stat = select((m${r} + log2(sum${r})) * ${ln2}, ${minusInfinity}, sum${r} == 0.0f);`
                       : `let r_stat = m${r} * ${ln2};`);
+                    tensorUses.stores.add(extra.output.name);
                     w.line(`st_${tensorIdentifier(extra.output.name)}(${[...extra.outputVars.map(v), store(expr(extra.epilogue), extra.epilogue, extra.output.dtype === "i32")].join(", ")});`);
                   });
                 }
@@ -383,6 +389,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
                 w.line(`let ${ev} = ${g * NX * 4 + k}i + tx * 4i;`);
                 const body = () => {
                   w.line(`let r_acc = o${r}_${g}.${lanes[k]}${scale === "1.0f" ? "" : ` * ${scale}`};`);
+                  tensorUses.stores.add(c.output.name);
                   w.line(`st_${tensorIdentifier(c.output.name)}(${[...c.outputVars.map(v), store(expr(c.epilogue), c.epilogue, c.output.dtype === "i32")].join(", ")});`);
                 };
                 if (paddedDv > DV) w.block(`if (${ev} < ${DV}i)`, body);
@@ -396,7 +403,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
     });
   });
   void dv;
-  return `${decls.toString()}\n${w.toString()}`;
+  return { code: `${decls.toString()}\n${w.toString()}`, uses: tensorUses };
 }
 
 /** Whether every invocation computes the same value without help: no tensor reads (tile tables), no loops. */
@@ -409,8 +416,8 @@ const store = (code: string, e: Expr, isInt: boolean): string =>
  * The load's offset without the inner index, as WGSL, where the inner index is the last one and appears nowhere
  * else (so a row of the tile is contiguous): the element at inner index x is at offset + x.
  */
-function fastOffset(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, inner: IndexVar, innerDim: number, hoisted: string | undefined): string | undefined {
-  const split = splitIndices(load, dims, outer, inner, innerDim);
+function fastOffset(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, inner: IndexVar, innerDim: number, hoisted: string | undefined, uses: TensorUses): string | undefined {
+  const split = splitIndices(load, dims, outer, inner, innerDim, uses);
   if (split === undefined) return undefined;
   let acc = hoisted ?? "";
   for (let k = split.firstVarying; k < split.indices.length - 1; k++) {
@@ -421,16 +428,16 @@ function fastOffset(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, in
 }
 
 /** The flat offset of the leading indices that do not depend on the tile's variable, computed once a row tuple. */
-function hoistedPrefix(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, inner: IndexVar): string | undefined {
+function hoistedPrefix(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, inner: IndexVar, uses: TensorUses): string | undefined {
   const innerDim = (inner.extent as { value: number }).value;
-  const split = splitIndices(load, dims, outer, inner, innerDim);
+  const split = splitIndices(load, dims, outer, inner, innerDim, uses);
   if (split === undefined || split.firstVarying === 0) return undefined;
   let acc = "";
   for (let k = 0; k < split.firstVarying; k++) acc = acc === "" ? split.index(k) : `(${acc}) * ${split.dim(k)} + ${split.index(k)}`;
   return acc;
 }
 
-function splitIndices(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, inner: IndexVar, innerDim: number) {
+function splitIndices(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, inner: IndexVar, innerDim: number, uses: TensorUses) {
   const n = load.indices.length;
   const last = load.indices[n - 1];
   if (innerDim % 4 !== 0 || last?.kind !== "var" || last.name !== inner.name) return undefined;
@@ -438,8 +445,10 @@ function splitIndices(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, 
   const varying = load.indices.findIndex((x) => freeVars(x).has(outer.name));
   // Indices are printed without a writer: they must not need hoisted loops (reductions inside an index).
   const scratch = new CodeWriter();
-  const printed = load.indices.map((x) => printExpr(x, wgslDialect, scratch));
+  const read = noTensorUses();
+  const printed = load.indices.map((x) => printExpr(x, recordingDialect(read), scratch));
   if (scratch.toString().trim() !== "") return undefined;
+  for (const t of read.loads) uses.loads.add(t);
   return {
     indices: load.indices,
     firstVarying: varying < 0 ? n - 1 : varying,

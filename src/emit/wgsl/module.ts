@@ -3,6 +3,7 @@ import type { Extent, TensorInfo } from "../../check/typed.js";
 import type { CodeWriter } from "../writer.js";
 import { scalarFunction, sizeFunction, tensorIdentifier, wgslInt } from "./dialect.js";
 import type { BufferBinding } from "./layout.js";
+import { commentText } from "../names.js";
 
 /** A dimension's value in WGSL: a literal, or the run-time size. */
 export const extentCode = (e: Extent): string => (e.kind === "const" ? wgslInt(e.value) : `${sizeFunction(e.name)}()`);
@@ -84,7 +85,7 @@ export function pairAt(b: BufferBinding, index: string, at: Placement): string {
 export function declareTensor(w: CodeWriter, b: BufferBinding, t: TensorInfo, uses: { load: boolean; store: boolean }, at: Placement): void {
   const id = tensorIdentifier(b.name);
   const access = b.role === "input" ? "read" : "read_write";
-  w.line(`@group(0) @binding(${b.binding}) var<storage, ${access}> t_${id}: array<${elementType(b)}>;  // ${b.name}: ${t.dtype}[${b.dims.join(", ")}]${b.storage.endsWith("x2") ? ", two to a word" : ""}`);
+  w.line(`@group(0) @binding(${b.binding}) var<storage, ${access}> t_${id}: array<${elementType(b)}>;  // ${commentText(b.name)}: ${t.dtype}[${commentText(b.dims.join(", "))}]${b.storage.endsWith("x2") ? ", two to a word" : ""}`);
   const params = t.dims.map((_, x) => `x${x}: i32`);
   const flat = (clamp: boolean) =>
     t.dims.reduce<string>((acc, dim, x) => {

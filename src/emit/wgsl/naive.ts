@@ -2,15 +2,19 @@
 import type { NaiveStage } from "../../plan/plan.js";
 import { identifier, printExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { tensorIdentifier, wgslDialect } from "./dialect.js";
+import { commentText } from "../names.js";
+import { noTensorUses, recordingDialect, tensorIdentifier, type TensorUses } from "./dialect.js";
 import { elementsPerWorkgroup } from "./layout.js";
 import { extentCode } from "./module.js";
 
-export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolean): string {
+/** The stage's code, and the tensors it names. */
+export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolean): { code: string; uses: TensorUses } {
+  const uses = noTensorUses();
+  const d = recordingDialect(uses);
   const st = stage.statement;
   const w = new CodeWriter();
   const extents = st.vars.map((v) => extentCode(v.extent));
-  w.line(`// ${entry}: ${st.target}[${st.vars.map((v) => v.name.replace(/'/g, "_")).join(", ")}], one invocation an element.`);
+  w.line(`// ${entry}: ${commentText(`${st.target}[${st.vars.map((v) => v.name).join(", ")}]`)}, one invocation an element.`);
   w.line(`@compute @workgroup_size(${elementsPerWorkgroup})`);
   w.block(`fn ${entry}(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u)`, () => {
     w.line("_ = params[0].x;  // every stage binds the parameters");
@@ -26,10 +30,11 @@ export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolea
         w.line(`let ${identifier(st.vars[x].name)} = i32(rest);`);
       }
     }
-    const value = printExpr(st.value, wgslDialect, w);
+    const value = printExpr(st.value, d, w);
     const type = targetIsInt ? "i32" : "f32";
     const stored = st.value.type === "bool" ? `select(${type}(0), ${type}(1), ${value})` : (st.value.type === "int") !== targetIsInt ? `${type}(${value})` : value;
+    uses.stores.add(st.target);
     w.line(`st_${tensorIdentifier(st.target)}(${[...st.vars.map((v) => identifier(v.name)), stored].join(", ")});`);
   });
-  return w.toString();
+  return { code: w.toString(), uses };
 }
