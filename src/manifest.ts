@@ -1,5 +1,5 @@
 // Shared by the emitters and the runtime: the manifest (NAME.json) that describes a compiled kernel's interface.
-import type { CheckedKernel, Extent } from "./check/typed.js";
+import { dimOf, type CheckedKernel } from "./check/typed.js";
 import type { DType } from "./syntax/ast.js";
 import type { WebGpuLayout } from "./emit/wgsl/layout.js";
 
@@ -23,7 +23,6 @@ export type Manifest = {
   readonly webgpu?: WebGpuLayout;
 };
 
-const dimOf = (e: Extent): string | number => (e.kind === "const" ? e.name ?? e.value : e.name);
 
 export function manifestOf(kernel: CheckedKernel, schedule: Schedule): Manifest {
   return {

@@ -30,14 +30,21 @@ def load(so, name):
 
 
 def dims_of(manifest, tensor, sizes):
+    """A tensor's dims: numbers, size or const names, or products of them written "HKV*G"."""
+    def factor(f):
+        if f.isdigit():
+            return int(f)
+        return sizes[f] if f in sizes else manifest["defines"][f]
+
     out = []
     for d in tensor["dims"]:
         if isinstance(d, int):
             out.append(d)
-        elif d in sizes:
-            out.append(sizes[d])
         else:
-            out.append(manifest["defines"][d])
+            n = 1
+            for f in d.split("*"):
+                n *= factor(f)
+            out.append(n)
     return out
 
 

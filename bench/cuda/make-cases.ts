@@ -6,7 +6,7 @@ import { basename, join } from "node:path";
 import { compile } from "../../src/compile.js";
 import { interpret } from "../../src/interp/interpret.js";
 import { documentIds } from "../../src/interp/inputs.js";
-import type { CheckedKernel, Extent } from "../../src/check/typed.js";
+import { extentValueOf, type CheckedKernel, type Extent } from "../../src/check/typed.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { emitCuda } from "../../src/emit/cuda/index.js";
 import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
@@ -100,7 +100,7 @@ for (const [n, c] of cases.entries()) {
     }
     const sizes = defaultSizes(k.checked, c.sizes);
     const args: Record<string, Float64Array | number> = {};
-    const ext = (e: Extent) => (e.kind === "const" ? e.value : sizes[e.name]);
+    const ext = (e: Extent) => extentValueOf(e, (name) => sizes[name]);
     for (const t of k.checked.inputs) {
       const dims = t.dims.map(ext);
       const count = dims.reduce((a, b) => a * b, 1);

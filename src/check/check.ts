@@ -3,7 +3,7 @@ import type * as A from "../syntax/ast.js";
 import type { Span } from "../syntax/ast.js";
 import { error, warning, didYouMean, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
 import {
-  extentEquals, showExtent, toI32,
+  extentEquals, productExtent, showExtent, toI32,
   type CheckedKernel, type Expr, type Extent, type IndexVar, type MathFn, type ScalarInfo, type Statement, type TensorInfo, type ValueType,
 } from "./typed.js";
 import { classifyIndex, rangeOf, showLinear } from "./ranges.js";
@@ -63,7 +63,8 @@ export function checkProgram(program: A.Program, options: CheckOptions = {}): { 
   return { kernels, diagnostics };
 }
 
-type VarSlot = { name: string; span: Span; extent?: Extent; extentSpan?: Span; extentWhy?: string };
+/** `boundBy`: the reduction that binds the variable (`sum`, ...), or undefined for the left-hand side. */
+type VarSlot = { name: string; span: Span; extent?: Extent; extentSpan?: Span; extentWhy?: string; boundBy?: string; badExtent?: boolean };
 
 function checkKernel(
   k: A.KernelDecl, consts: ReadonlyMap<string, number>, skipped: ReadonlySet<string>, diagnostics: SpanDiagnostic[],
@@ -74,6 +75,7 @@ function checkKernel(
   const usedConsts = new Set<string>();
 
   const extentOfDim = (d: A.Dim): Extent => {
+    if (d.kind === "product") return productExtent(d.factors.map(extentOfDim));
     if (d.kind === "int") {
       if (d.value < 1) report(error(d.span, `a dimension must be at least 1, found ${d.value}`));
       return { kind: "const", value: d.value };
@@ -134,6 +136,24 @@ function checkKernel(
     }
   }
 
+  // A written extent (`j: T * P`) names sizes of the parameters' dimensions, consts and integers only: a size that no
+  // parameter has would be a run-time argument nothing else checks, so it is more likely a typo.
+  const writtenExtent = (d: A.Dim, fail: (x: SpanDiagnostic) => void): Extent | undefined => {
+    let ok = true;
+    for (const f of d.kind === "product" ? d.factors : [d]) {
+      if (f.kind === "int") {
+        if (f.value < 1) (ok = false), fail(error(f.span, `an extent must be at least 1, found ${f.value}`));
+        continue;
+      }
+      if (consts.has(f.name) || sizes.includes(f.name)) continue;
+      ok = false;
+      const what = scalars.has(f.name) ? "a scalar parameter" : tensors.has(f.name) || definitions.has(f.name) ? "a tensor" : undefined;
+      if (what !== undefined) fail(error(f.span, `\`${f.name}\` is ${what}, not a size`, "an extent is a size, an integer, or a product of them"));
+      else fail(error(f.span, `unknown size \`${f.name}\``, didYouMean(f.name, [...sizes, ...consts.keys()]) ?? (sizes.length > 0 ? `the sizes are those of the parameters' dimensions: ${sizes.join(", ")}` : "declare it in a parameter's dimensions")));
+    }
+    return ok ? extentOfDim(d) : undefined;
+  };
+
   // Statements: one definition each, then ordered so that each tensor is defined before it is read.
   const definitions = new Map<string, A.Statement>();
   for (const s of k.body) {
@@ -177,7 +197,7 @@ function checkKernel(
   for (const s of order) {
     const output = tensors.get(s.target.name);
     const checked = checkStatement(s, output, {
-      tensors, scalars, consts, sizes, usedConsts, readTensors, readScalars, report, poisoned, tensorNames,
+      tensors, scalars, consts, sizes, usedConsts, readTensors, readScalars, report, poisoned, tensorNames, writtenExtent,
     });
     if (checked === undefined) continue;
     statements.push(checked);
@@ -280,6 +300,8 @@ type Env = {
   poisoned: (name: string) => boolean;
   /** Every tensor of the kernel, for suggestions. */
   tensorNames: readonly string[];
+  /** The extent written at a binder, or undefined after reporting why it is not one. */
+  writtenExtent: (d: A.Dim, fail: (x: SpanDiagnostic) => void) => Extent | undefined;
 };
 
 type Scope = ReadonlyMap<string, VarSlot>;
@@ -299,7 +321,13 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, outer: E
     if (lhs.has(v.name)) fail(error(v.span, `index variable \`${v.name}\` appears twice on the left`, "use distinct names, e.g. `i, j`"));
     else if (outer.tensors.has(v.name) || outer.scalars.has(v.name) || outer.consts.has(v.name) || outer.sizes.includes(v.name)) {
       fail(error(v.span, `\`${v.name}\` is already the name of a ${outer.tensors.has(v.name) ? "tensor" : outer.scalars.has(v.name) ? "scalar parameter" : "size"}`, "give the index variable a name of its own, such as `i` or `j`"));
-    } else lhs.set(v.name, { name: v.name, span: v.span });
+    } else {
+      const slot: VarSlot = { name: v.name, span: v.span };
+      lhs.set(v.name, slot);
+      const written = v.extent && outer.writtenExtent(v.extent, fail);
+      if (written !== undefined) Object.assign(slot, { extent: written, extentSpan: v.extent!.span, extentWhy: "its written extent" });
+      else if (v.extent !== undefined) slot.badExtent = true;
+    }
   }
   if (failed) return undefined;
   if (output !== undefined) {
@@ -309,9 +337,11 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, outer: E
     }
     s.indices.forEach((v, k) => {
       const slot = lhs.get(v.name)!;
-      slot.extent = output.dims[k];
-      slot.extentSpan = v.span;
-      slot.extentWhy = `dimension ${k + 1} of output \`${output.name}\``;
+      const dim = output.dims[k];
+      if (slot.extent !== undefined && !extentEquals(slot.extent, dim)) {
+        fail(error(slot.extentSpan!, `\`${v.name}\` is written to range over ${showExtent(slot.extent)}, but dimension ${k + 1} of output \`${output.name}\` is ${showExtent(dim)}`, `write \`${v.name}: ${showExtent(dim)}\`, or leave the extent out`));
+      }
+      Object.assign(slot, { extent: dim, extentSpan: slot.extentSpan ?? v.span, extentWhy: `dimension ${k + 1} of output \`${output.name}\`` });
     });
   }
   // Tensors this statement reads that exist nowhere: reported first, since an index variable used only in them
@@ -329,7 +359,8 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, outer: E
   const inPoisoned = new Set(indexedTensors(s.value).filter((t) => env.poisoned(t.tensor.name)).flatMap((t) => t.indices.flatMap((x) => (x.kind === "name" ? [x.name] : []))));
   for (const slot of [...lhs.values(), ...new Set(slots.values())]) {
     if (slot.extent === undefined) {
-      fail(inPoisoned.has(slot.name) ? undefined : error(slot.span, `cannot infer the extent of index variable \`${slot.name}\``, `use \`${slot.name}\` directly as an index of a tensor, e.g. \`x[${slot.name}]\``));
+      const where = slot.boundBy === undefined ? `\`${s.target.name}[.., ${slot.name}: M] = ...\`` : `\`${slot.boundBy}[${slot.name}: M](...)\``;
+      fail(inPoisoned.has(slot.name) || slot.badExtent === true ? undefined : error(slot.span, `cannot infer the extent of index variable \`${slot.name}\``, `use \`${slot.name}\` directly as an index of a tensor (\`x[${slot.name}]\`), or write its extent where it is bound: ${where}`));
     }
   }
 
@@ -364,7 +395,7 @@ function inferExtents(
               slot.extentSpan = ix.span;
               slot.extentWhy = why;
             } else if (!extentEquals(slot.extent, extent)) {
-              fail(error(ix.span, `index variable \`${ix.name}\` ranges over ${showExtent(extent)} here (${why}), but over ${showExtent(slot.extent)} as ${slot.extentWhy}`, "use another index variable for the other dimension"));
+              fail(error(ix.span, `index variable \`${ix.name}\` ranges over ${showExtent(extent)} here (${why}), but over ${showExtent(slot.extent)} as ${slot.extentWhy}`, slot.extentWhy === "its written extent" ? `write \`${ix.name}: ${showExtent(extent)}\`, or use another index variable for this dimension` : "use another index variable for the other dimension"));
             }
           }
         }
@@ -384,15 +415,34 @@ function inferExtents(
     case "call":
       return e.args.forEach((a) => recur(a.value));
     case "reduce": {
-      if (e.op.name === "softmax") return e.args.forEach((a) => recur(a.value));
+      const written = (k: number) => {
+        const d = e.extents[k];
+        return d === undefined ? undefined : env.writtenExtent(d, fail);
+      };
+      if (e.op.name === "softmax") {
+        // The softmax's axis is bound outside it: a written extent there states the extent of that variable.
+        e.axes.forEach((axis, k) => {
+          const slot = axis.kind === "name" ? scope.get(axis.name) : undefined;
+          const extent = written(k);
+          if (slot === undefined || extent === undefined) return;
+          if (slot.extent === undefined) Object.assign(slot, { extent, extentSpan: e.extents[k]!.span, extentWhy: "its written extent" });
+          else if (!extentEquals(slot.extent, extent)) {
+            fail(error(e.extents[k]!.span, `\`${slot.name}\` is written to range over ${showExtent(extent)} here, but ranges over ${showExtent(slot.extent)} as ${slot.extentWhy}`, `write \`${slot.name}: ${showExtent(slot.extent)}\`, or leave the extent out`));
+          }
+        });
+        return e.args.forEach((a) => recur(a.value));
+      }
       const inner = new Map(scope);
-      for (const axis of e.axes) {
-        if (axis.kind !== "name") continue;
-        const slot: VarSlot = { name: axis.name, span: axis.span };
-        if (inner.has(axis.name)) continue; // reported by the typer
+      e.axes.forEach((axis, k) => {
+        if (axis.kind !== "name") return;
+        const slot: VarSlot = { name: axis.name, span: axis.span, boundBy: e.op.name };
+        const extent = written(k);
+        if (extent !== undefined) Object.assign(slot, { extent, extentSpan: e.extents[k]!.span, extentWhy: "its written extent" });
+        else if (e.extents[k] !== undefined) slot.badExtent = true;
+        if (inner.has(axis.name)) return; // reported by the typer
         inner.set(axis.name, slot);
         slots.set(axis, slot);
-      }
+      });
       return e.args.forEach((a) => recur(a.value, inner));
     }
     default:

@@ -1,16 +1,23 @@
 // Check stage: integer ranges of index expressions with bounds linear in the run-time sizes (each size >= 1).
-import type { Expr, Extent } from "./typed.js";
+import { monomialOf, type Expr, type Extent } from "./typed.js";
 
-/** c + sum(coeff * size). */
+/**
+ * c + sum(coeff * monomial), where a monomial is a product of run-time sizes (each >= 1), keyed by their sorted names
+ * joined by `*`: `HKV * G` is the term `G*HKV`. Linear in the monomials, so `h < HKV * G` gives `h / G < HKV`.
+ */
 export type Linear = { readonly c: number; readonly terms: Readonly<Record<string, number>> };
 /** A bound that is unknown is undefined (minus or plus infinity). */
 export type Range = { readonly lo?: Linear; readonly hi?: Linear };
 
-export const linear = (c: number, terms: Record<string, number> = {}): Linear => ({ c, terms });
-export const fromExtent = (e: Extent): Linear => (e.kind === "const" ? linear(e.value) : linear(0, { [e.name]: 1 }));
+export const linear = (c: number, terms: Record<string, number> = {}): Linear => ({ c, terms: Object.assign(Object.create(null), terms) });
+export const fromExtent = (e: Extent): Linear => {
+  const m = monomialOf(e);
+  return m.sizes.length === 0 ? linear(m.scale) : linear(0, { [m.sizes.join("*")]: m.scale });
+};
+const monomialKey = (a: string, b: string) => [...a.split("*"), ...b.split("*")].sort().join("*");
 
 function combine(a: Linear, b: Linear, k: number): Linear {
-  const terms: Record<string, number> = { ...a.terms };
+  const terms: Record<string, number> = Object.assign(Object.create(null), a.terms);
   for (const [name, coeff] of Object.entries(b.terms)) {
     const sum = (terms[name] ?? 0) + k * coeff;
     if (sum === 0) delete terms[name];
@@ -22,6 +29,34 @@ const add = (a: Linear, b: Linear) => combine(a, b, 1);
 const sub = (a: Linear, b: Linear) => combine(a, b, -1);
 const scale = (a: Linear, k: number): Linear => combine(linear(0), a, k);
 const isConst = (a: Linear) => Object.keys(a.terms).length === 0;
+
+/** a * b, distributed over the monomials. */
+function mulLinear(a: Linear, b: Linear): Linear {
+  let out = scale(b, a.c);
+  for (const [x, k] of Object.entries(a.terms)) {
+    out = add(out, linear(0, { [x]: k * b.c }));
+    for (const [y, l] of Object.entries(b.terms)) out = add(out, linear(0, { [monomialKey(x, y)]: k * l }));
+  }
+  return out;
+}
+
+/** a / s where s divides every part of a exactly: a size s (its name) or a positive integer; otherwise undefined. */
+function divideExactly(a: Linear, s: string | number): Linear | undefined {
+  if (typeof s === "number") {
+    if (a.c % s !== 0 || Object.values(a.terms).some((k) => k % s !== 0)) return undefined;
+    return scale(a, 1 / s);
+  }
+  if (a.c !== 0) return undefined;
+  let out = linear(0);
+  for (const [x, k] of Object.entries(a.terms)) {
+    const factors = x.split("*");
+    const at = factors.indexOf(s);
+    if (at < 0) return undefined;
+    factors.splice(at, 1);
+    out = add(out, factors.length === 0 ? linear(k) : linear(0, { [factors.join("*")]: k }));
+  }
+  return out;
+}
 
 /** The least value of a linear form over sizes >= 1, or -Infinity. */
 function least(a: Linear): number {
@@ -43,6 +78,15 @@ function mulConst(r: Range, k: number): Range {
   if (k >= 0) return { lo: r.lo && scale(r.lo, k), hi: r.hi && scale(r.hi, k) };
   return { lo: r.hi && scale(r.hi, k), hi: r.lo && scale(r.lo, k) };
 }
+
+/** The one value of a range whose bounds are equal, if they are. */
+const exact = (r: Range): Linear | undefined => (r.lo !== undefined && r.hi !== undefined && showLinear(r.lo) === showLinear(r.hi) ? r.lo : undefined);
+/** The size a range is exactly (one size, coefficient 1), if it is. */
+const exactSize = (r: Range): string | undefined => {
+  const x = exact(r);
+  const terms = x && Object.entries(x.terms);
+  return terms !== undefined && x!.c === 0 && terms.length === 1 && terms[0][1] === 1 && !terms[0][0].includes("*") ? terms[0][0] : undefined;
+};
 
 const constOf = (r: Range): number | undefined =>
   r.lo !== undefined && r.hi !== undefined && isConst(r.lo) && isConst(r.hi) && r.lo.c === r.hi.c ? r.lo.c : undefined;
@@ -71,21 +115,32 @@ export function rangeOf(e: Expr, extents: ReadonlyMap<string, Extent>): Range {
         case "*": {
           const ka = constOf(a);
           const kb = constOf(b);
-          return kb !== undefined ? mulConst(a, kb) : ka !== undefined ? mulConst(b, ka) : {};
+          if (kb !== undefined) return mulConst(a, kb);
+          if (ka !== undefined) return mulConst(b, ka);
+          // A range times one positive value (a size, or a product of sizes) scales both bounds by it.
+          const positive = (r: Range) => exact(r) !== undefined && least(r.lo!) >= 1;
+          if (positive(b)) return { lo: a.lo && mulLinear(a.lo, b.lo!), hi: a.hi && mulLinear(a.hi, b.lo!) };
+          if (positive(a)) return { lo: b.lo && mulLinear(b.lo, a.lo!), hi: b.hi && mulLinear(b.hi, a.lo!) };
+          return {};
         }
         case "/": {
+          const aNonNegative = a.lo !== undefined && least(a.lo) >= 0;
+          // x <= U - 1 with U a multiple of the divisor s gives x / s <= U / s - 1 (floor division, x >= 0).
+          const divisor = constOf(b) ?? exactSize(b);
+          const multiple = aNonNegative && a.hi !== undefined && divisor !== undefined && (typeof divisor === "string" || divisor > 0)
+            ? divideExactly(add(a.hi, linear(1)), divisor) : undefined;
           const k = constOf(b);
           if (k !== undefined && k > 0) {
             const div = (x: Linear | undefined) => (x !== undefined && isConst(x) ? linear(Math.floor(x.c / k)) : undefined);
-            const lo = a.lo !== undefined && isConst(a.lo) ? div(a.lo) : a.lo !== undefined && least(a.lo) >= 0 ? linear(0) : undefined;
+            const lo = a.lo !== undefined && isConst(a.lo) ? div(a.lo) : aNonNegative ? linear(0) : undefined;
             // For x >= 0 and k >= 1, x / k <= x.
-            const hi = div(a.hi) ?? (a.lo !== undefined && least(a.lo) >= 0 ? a.hi : undefined);
+            const hi = div(a.hi) ?? (multiple && sub(multiple, linear(1))) ?? (aNonNegative ? a.hi : undefined);
             return { lo, hi };
           }
           // A non-negative value divided by a positive size stays non-negative and no larger.
           const bPositive = b.lo !== undefined && least(b.lo) >= 1;
-          const aNonNegative = a.lo !== undefined && least(a.lo) >= 0;
-          return bPositive && aNonNegative ? { lo: linear(0), hi: a.hi } : {};
+          if (!(bPositive && aNonNegative)) return {};
+          return { lo: linear(0), hi: (multiple && sub(multiple, linear(1))) ?? a.hi };
         }
         case "%": {
           const k = constOf(b);

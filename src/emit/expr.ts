@@ -1,6 +1,6 @@
 // Emit stage: the expression printer shared by the CUDA and WGSL printers; a Dialect says where the targets differ.
 // Reductions and softmax inside an expression are hoisted into loops written before the expression that uses them.
-import type { Expr, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
+import type { ConstExtent, Expr, IndexVar, MathFn, RefName, SizeExtent, ValueType } from "../check/typed.js";
 import type { CodeWriter } from "./writer.js";
 import { compileExpr } from "../interp/interpret.js";
 import { some } from "../graph/walk.js";
@@ -109,6 +109,15 @@ function printNode(e: Expr, d: Dialect, w: CodeWriter, p: (x: Expr) => string): 
       const int = e.left.type === "int" && e.right.type === "int";
       if (int && e.op === "/") return d.intDiv(a, b);
       if (int && e.op === "%") return d.intMod(a, b);
+      // A float divisor known to be zero: the IEEE result is spelled out, since a device compiler may take x / 0.0 for
+      // undefined (lavapipe gives 0); x % 0.0 is x - 0 * floor(x / 0), NaN.
+      const zero = e.op === "/" || e.op === "%" ? constantZero(e.right) : undefined;
+      if (zero !== undefined && e.op === "%") return d.floatLiteral(NaN);
+      if (zero !== undefined) {
+        const [above, below] = zero === "+0" ? [Infinity, -Infinity] : [-Infinity, Infinity];
+        const nonPositive = d.select(`(${a} < ${d.floatLiteral(0)})`, d.floatLiteral(below), d.floatLiteral(NaN), "float");
+        return d.select(`(${a} > ${d.floatLiteral(0)})`, d.floatLiteral(above), nonPositive, "float");
+      }
       if (e.op === "%") return `(${a} - ${b} * floor(${a} / ${b}))`;
       if (e.op === "/" && d.floatDiv !== undefined) return d.floatDiv(a, b);
       // IEEE: x != y holds where either is NaN; WGSL (Tint) compares ordered, so != is printed as !(==).
@@ -129,7 +138,7 @@ function printNode(e: Expr, d: Dialect, w: CodeWriter, p: (x: Expr) => string): 
         : e.op === "min" ? d.floatLiteral(Infinity) : d.floatLiteral(-Infinity);
       const type: ValueType = (e.op === "max" || e.op === "min") && !intBound ? "float" : e.type;
       if (e.op === "logsumexp") {
-        // Two passes: the row max, then the sum of exponentials shifted by it, kept finite (language.md section 6):
+        // Two passes: the row max, then the sum of exponentials shifted by it, kept finite (language.md section 7):
         // all -inf gives -inf, a +inf gives +inf, a NaN NaN.
         const max = w.fresh("lse_max");
         w.line(d.declare(max, "float", d.floatLiteral(-Infinity)));
@@ -151,7 +160,7 @@ function printNode(e: Expr, d: Dialect, w: CodeWriter, p: (x: Expr) => string): 
     }
     case "softmax": {
       // Row statistics by loops over the axis, then this element's probability: exp(x - c) / sum with c the row
-      // max kept finite, and 0 where the sum is 0 (a fully masked row); see language.md section 6.
+      // max kept finite, and 0 where the sum is 0 (a fully masked row); see language.md section 7.
       const max = w.fresh("sm_max");
       const sum = w.fresh("sm_sum");
       const sink = e.sink === undefined ? undefined : p(e.sink);
@@ -187,12 +196,20 @@ function nonFiniteConstant(e: Expr): number | undefined {
   return Number.isFinite(value) ? undefined : value;
 }
 
+/** Whether a float expression of constants alone is zero, and of which sign. */
+function constantZero(e: Expr): "+0" | "-0" | undefined {
+  if (e.type !== "float" || some(e, (x) => !constantKinds.has(x.kind))) return undefined;
+  const value = Math.fround(compileExpr(e, { slotOf: () => 0, sizes: {}, scalars: new Map(), buffers: new Map(), infos: new Map() })(new Float64Array(1)));
+  return value !== 0 ? undefined : Object.is(value, -0) ? "-0" : "+0";
+}
+
 /** Nested loops over index variables; with shadow, the loop variables shadow the enclosing ones of the same name. */
 function loops(vars: readonly IndexVar[], d: Dialect, w: CodeWriter, body: () => void, shadow = false): void {
   const go = (k: number): void => {
     if (k === vars.length) return body();
     const v = vars[k];
-    const bound = v.extent.kind === "const" ? d.intLiteral(v.extent.value) : d.size(v.extent.name);
+    const factor = (f: ConstExtent | SizeExtent) => (f.kind === "const" ? d.intLiteral(f.value) : d.size(f.name));
+    const bound = v.extent.kind === "product" ? `(${v.extent.factors.map(factor).join(" * ")})` : factor(v.extent);
     if (v.extent.kind === "const" && d.unrollConstant !== undefined) w.line(d.unrollConstant);
     w.block(d.forLoop(d.variable(v.name), bound), () => go(k + 1));
   };

@@ -147,10 +147,15 @@ function tableBounds(e: Extract<Expr, { kind: "load" }>, t: TileVars): Bounds {
 const neg = (x: Expr): Expr => simplify({ kind: "unary", op: "neg", operand: x, type: "int", span: x.span });
 
 /** Whether a condition can be true, and can be false, somewhere in the tile (conservative: true when unknown). */
+const tileBounds = new Set(["i0", "i1", "j0", "j1"]);
+
 export function truth(e: Expr, t: TileVars): Truth {
   const span = e.span;
   const unknown = { canBeTrue: bool(true, span), canBeFalse: bool(true, span) };
   const deps = freeVars(e);
+  // The score (and any value of one element, rather than of the tile) may differ at every element: a condition on
+  // it can be true and false within a tile (`where(s > 0, s, -inf)`).
+  if (some(e, (x) => x.kind === "ref" && !tileBounds.has(x.name))) return unknown;
   if (!deps.has(t.query) && !deps.has(t.key)) return { canBeTrue: e, canBeFalse: not(e) };
   switch (e.kind) {
     case "unary": {

@@ -5,7 +5,9 @@ import { substitute, type NameSupply } from "./substitute.js";
 import { children, rewrite, some } from "./walk.js";
 
 export const extentExpr = (e: Extent, span: Expr["span"]): Expr =>
-  e.kind === "const" ? { kind: "const", value: e.value, type: "int", span } : { kind: "size", name: e.name, type: "int", span };
+  e.kind === "const" ? { kind: "const", value: e.value, type: "int", span }
+  : e.kind === "size" ? { kind: "size", name: e.name, type: "int", span }
+  : e.factors.map((f) => extentExpr(f, span)).reduce((left, right) => ({ kind: "binary", op: "*", left, right, type: "int", span }));
 
 /**
  * The most nodes an inlined value may have. The attention chains of examples/ inline into 20-100 nodes; a value above

@@ -1,5 +1,5 @@
 // Interpreter support: deterministic random inputs for a checked kernel, and comparing results with the reference.
-import type { CheckedKernel, Extent } from "../check/typed.js";
+import { extentValueOf, type CheckedKernel, type Extent } from "../check/typed.js";
 import type { DType } from "../syntax/ast.js";
 
 /** A deterministic generator (mulberry32). */
@@ -29,7 +29,7 @@ export function documentIds(count: number, last: number, random: () => number, p
 
 /** Random, never all-zero inputs: floats in about [-2, 2] (scaled), integers sorted per row (document ids) or lengths. */
 export function randomArgs(k: CheckedKernel, sizes: Record<string, number>, random: () => number, options: { scale?: number; scalars?: Record<string, number> } = {}) {
-  const ext = (e: Extent) => (e.kind === "const" ? e.value : sizes[e.name]);
+  const ext = (e: Extent) => extentValueOf(e, (name) => sizes[name]);
   const args: Record<string, Float64Array | number> = {};
   for (const t of k.inputs) {
     const dims = t.dims.map(ext);

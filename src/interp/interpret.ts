@@ -1,6 +1,6 @@
 // Interp stage: the float64 reference interpreter, the oracle every backend is checked against.
 import type { CheckedKernel, Expr, Extent, Statement, TensorInfo } from "../check/typed.js";
-import { tensorsOf, toI32 } from "../check/typed.js";
+import { extentValueOf, showExtent, tensorsOf, toI32 } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
 import { roundTo } from "./dtype.js";
 
@@ -11,7 +11,7 @@ export type Sizes = Readonly<Record<string, number>>;
 export type Env = Float64Array; // index-variable values by slot
 export type Compiled = (env: Env) => number;
 
-export const extentValue = (e: Extent, sizes: Sizes): number => (e.kind === "const" ? e.value : sizes[e.name]);
+export const extentValue = (e: Extent, sizes: Sizes): number => extentValueOf(e, (name) => sizes[name]);
 
 /** Validates arguments against the kernel's parameters; returns the error messages. */
 export function argumentErrors(kernel: CheckedKernel, args: Arguments, sizes: Sizes): string[] {
@@ -28,7 +28,7 @@ export function argumentErrors(kernel: CheckedKernel, args: Arguments, sizes: Si
     if (a === undefined) errors.push(`tensor \`${t.name}\` is missing`);
     else if (typeof a === "number") errors.push(`tensor \`${t.name}\` must be an array, got a number`);
     else if (a.length !== want) {
-      errors.push(`tensor \`${t.name}\` has ${a.length} elements, but [${t.dims.map((d) => `${d.kind === "const" ? d.value : d.name}=${extentValue(d, sizes)}`).join(", ")}] needs ${want}`);
+      errors.push(`tensor \`${t.name}\` has ${a.length} elements, but [${t.dims.map((d) => `${showExtent(d)}=${extentValue(d, sizes)}`).join(", ")}] needs ${want}`);
     }
   }
   for (const s of kernel.scalars) {
@@ -256,7 +256,7 @@ export function compileExpr(e: Expr, cx: Context): Compiled {
 /**
  * The shift c of softmax and logsumexp (exp(x - c)): the row maximum, kept finite (here in float64; the f32
  * executors keep it within the f32 range), so that a +inf score gives exp(+inf) = +inf rather than
- * exp(inf - inf) = NaN, and a row of -inf gives exp(-inf) = 0 (language.md section 6).
+ * exp(inf - inf) = NaN, and a row of -inf gives exp(-inf) = 0 (language.md section 7).
  */
 export const softmaxBase = (max: number, largest = Number.MAX_VALUE): number => Math.min(Math.max(max, -largest), largest);
 

@@ -7,7 +7,7 @@
 // scores[.., j] = sum[d](..), rowmax[..] = max[j](..), rowsum[..] = sum[j](exp(.. - rowmax)),
 // probs[.., j] = exp(.. - rowmax) / rowsum, and the consumer reads probs. The meaning is unchanged:
 // a row whose scores are all -inf gets probability 0 (never NaN), and the sink joins the max and the sum; NaN and
-// +inf follow language.md section 6.
+// +inf follow language.md section 7.
 import type { Expr, IndexVar, Statement, TensorInfo } from "../check/typed.js";
 import { tensorsOf } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
@@ -16,7 +16,7 @@ import type { KernelPlan, NaiveStage, Stage } from "./plan.js";
 
 /**
  * The most negative finite f32: a row max of -inf is raised to it, so exp(score - base) is 0, never exp(NaN); a row
- * max of +inf is lowered to -lowestFloat, so a +inf score gives exp(+inf) = +inf (language.md section 6).
+ * max of +inf is lowered to -lowestFloat, so a +inf score gives exp(+inf) = +inf (language.md section 7).
  */
 const lowestFloat = -3.4028234663852886e38;
 

@@ -10,7 +10,6 @@ export type RunLimits = { readonly maxStorageBufferBindingSize: number; readonly
 
 const i32Min = -(2 ** 31);
 const i32Max = 2 ** 31 - 1;
-const f32Max = 3.4028234663852886e38;
 
 /** A value in words for an error message: `the string "19"`, `null`, `a Uint8Array of 4 elements`. */
 export function describe(x: unknown): string {
@@ -67,8 +66,9 @@ export function checkKernel(kernel: unknown): void {
   if (kernel.wgsl !== undefined && typeof kernel.wgsl !== "string") throw new TypeError(`createRunner: kernel.wgsl must be the WGSL text, got ${describe(kernel.wgsl)}`);
 }
 
+/** A manifest dim's value: a number, a size or const name, or a product of them written `HKV*G`. */
 const dimValue = (x: string | number, manifest: Manifest, sizes: Readonly<Record<string, number>>): number =>
-  typeof x === "number" ? x : sizes[x] ?? manifest.defines[x];
+  typeof x === "number" ? x : x.split("*").reduce((n, f) => n * (/^[0-9]+$/.test(f) ? Number(f) : sizes[f] ?? manifest.defines[f]), 1);
 
 const showDims = (t: ManifestTensor, dims: readonly number[]) => `[${t.dims.map((x, k) => (typeof x === "number" ? `${x}` : `${x}=${dims[k]}`)).join(", ")}]`;
 
@@ -94,12 +94,13 @@ function checkSizes(manifest: Manifest, sizes: unknown): Record<string, number> 
 
 /**
  * A tensor's values: a Float32Array (f32, f16, bf16) or Int32Array (i32) as they are; or a Float64Array or an array
- * of numbers, whose every element must then be finite (and, for i32, an integer in the i32 range).
+ * of numbers, whose every element must then be a number (NaN and infinities included, docs/language.md §7 says what
+ * they give) or, for i32, an integer in the i32 range.
  */
 function checkTensor(manifest: Manifest, t: ManifestTensor, value: unknown, want: number, dims: readonly number[], sizes: Readonly<Record<string, number>>): void {
   const label = `${manifest.name}: tensor \`${t.name}\``;
   const native = t.dtype === "i32" ? Int32Array : Float32Array;
-  const expected = `${article(native.name)} (or a Float64Array or array of ${t.dtype === "i32" ? "integers" : "finite numbers"})`;
+  const expected = `${article(native.name)} (or a Float64Array or array of ${t.dtype === "i32" ? "integers" : "numbers"})`;
   if (value === undefined) throw new TypeError(`${label} is missing (${t.dtype}${showDims(t, dims)}: ${expected} of ${want} elements)`);
   const ok = value instanceof native || value instanceof Float64Array || Array.isArray(value) || (t.dtype === "i32" && value instanceof Float32Array);
   if (!ok) throw new TypeError(`${label} must be ${expected}, got ${describe(value)}`);
@@ -110,8 +111,8 @@ function checkTensor(manifest: Manifest, t: ManifestTensor, value: unknown, want
   if (value instanceof native) return;
   for (let x = 0; x < values.length; x++) {
     const v = values[x];
-    const good = typeof v === "number" && (t.dtype === "i32" ? Number.isInteger(v) && v >= i32Min && v <= i32Max : Number.isFinite(v));
-    if (!good) throw new TypeError(`${label}: element ${x} must be ${t.dtype === "i32" ? "an integer in the i32 range" : "a finite number"} (or pass ${article(native.name)}), got ${describe(v)}`);
+    const good = typeof v === "number" && (t.dtype !== "i32" || (Number.isInteger(v) && v >= i32Min && v <= i32Max));
+    if (!good) throw new TypeError(`${label}: element ${x} must be ${t.dtype === "i32" ? "an integer in the i32 range" : "a number"} (or pass ${article(native.name)}), got ${describe(v)}`);
   }
 }
 
@@ -119,7 +120,6 @@ function checkScalar(manifest: Manifest, s: Manifest["scalars"][number], x: unkn
   const label = `${manifest.name}: scalar \`${s.name}\` (${s.dtype})`;
   if (typeof x !== "number") throw new TypeError(`${label} must be a number${x === undefined ? ", and is missing" : `, got ${describe(x)}`}`);
   if (s.dtype === "i32" && !(Number.isInteger(x) && x >= i32Min && x <= i32Max)) throw new RangeError(`${label} must be an integer from -2^31 to 2^31 - 1, got ${x}`);
-  if (s.dtype === "f32" && !(Number.isFinite(x) && Math.abs(x) <= f32Max)) throw new RangeError(`${label} must be a finite number within the f32 range, got ${x}`);
 }
 
 /** The workgroups a stage dispatches ([x, y]), undefined where it has nothing to do; a RangeError past the limits. */

@@ -14,9 +14,15 @@ export type Program = {
 
 export type ConstDecl = { readonly name: Name; readonly value: number; readonly span: Span };
 
-export type Dim =
+export type DimFactor =
   | { readonly kind: "size"; readonly name: string; readonly span: Span }
   | { readonly kind: "int"; readonly value: number; readonly span: Span };
+
+/** A dimension or a written extent: a size name, an integer, or a product of them (`HKV * G`). */
+export type Dim = DimFactor | { readonly kind: "product"; readonly factors: readonly DimFactor[]; readonly span: Span };
+
+/** An index variable where it is bound, with the extent written there, if any (`j: T * P`). */
+export type Binder = Name & { readonly extent?: Dim };
 
 export type TensorParam = {
   readonly kind: "tensor";
@@ -45,7 +51,7 @@ export type KernelDecl = {
 
 export type Statement = {
   readonly target: Name;
-  readonly indices: readonly Name[];
+  readonly indices: readonly Binder[];
   readonly value: Expr;
   readonly span: Span;
 };
@@ -68,6 +74,8 @@ export type Expr =
       readonly kind: "reduce";
       readonly op: Name; // sum, max, min, logsumexp, softmax (checked later)
       readonly axes: readonly Expr[];
+      /** Per axis, the extent written after it (`sum[j: M](...)`), if any. */
+      readonly extents: readonly (Dim | undefined)[];
       readonly args: readonly Arg[];
       readonly span: Span;
     };

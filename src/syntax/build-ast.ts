@@ -11,6 +11,7 @@ const tokenSpan = (t: IToken): A.Span => ({ start: t.startOffset, end: (t.endOff
 const nodeSpan = (n: CstNode): A.Span => ({ start: n.location!.startOffset, end: (n.location!.endOffset ?? 0) + 1 });
 const join = (a: A.Span, b: A.Span): A.Span => ({ start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) });
 const nameOf = (t: IToken): A.Name => ({ name: t.image, span: tokenSpan(t) });
+const showDim = (d: A.Dim): string => (d.kind === "product" ? d.factors.map(showDim).join(" * ") : d.kind === "size" ? d.name : String(d.value));
 
 const precedence: Record<string, number> = {
   "||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6,
@@ -49,14 +50,21 @@ export function buildAst(tops: readonly CstNode[]): { program: A.Program; diagno
       }
       return { kind: "scalar", name, dtype: dtype === "i32" ? "i32" : "f32", span };
     }
-    const dims = nodes(c, "dim").map((d): A.Dim => {
-      const dc = d.children as Children;
-      const id = tokens(dc, "Identifier")[0];
-      if (id !== undefined) return { kind: "size", name: id.image, span: tokenSpan(id) };
-      const num = tokens(dc, "NumberLiteral")[0];
-      return { kind: "int", value: integer(num, "a dimension"), span: tokenSpan(num) };
-    });
+    const dims = nodes(c, "dim").map(dim);
     return { kind: "tensor", name, dtype: dtype as A.DType, dims, span };
+  };
+
+  const dimFactor = (d: CstNode): A.DimFactor => {
+    const dc = d.children as Children;
+    const id = tokens(dc, "Identifier")[0];
+    if (id !== undefined) return { kind: "size", name: id.image, span: tokenSpan(id) };
+    const num = tokens(dc, "NumberLiteral")[0];
+    return { kind: "int", value: integer(num, "a dimension"), span: tokenSpan(num) };
+  };
+
+  const dim = (d: CstNode): A.Dim => {
+    const factors = nodes(d.children as Children, "dimFactor").map(dimFactor);
+    return factors.length === 1 ? factors[0] : { kind: "product", factors, span: nodeSpan(d) };
   };
 
   const paramList = (n: CstNode | undefined): A.Param[] =>
@@ -131,11 +139,18 @@ export function buildAst(tops: readonly CstNode[]): { program: A.Program; diagno
     const indices = nodes(c, "indices")[0];
     const argList = nodes(c, "args")[0];
     const hasCall = tokens(c, "LParen").length > 0;
-    const indexExprs = indices === undefined ? [] : nodes(indices.children as Children, "expression").map(expression);
+    const items = indices === undefined ? [] : nodes(indices.children as Children, "item").map((item) => item.children as Children);
+    const indexExprs = items.map((ic) => expression(nodes(ic, "expression")[0]));
+    const extents = items.map((ic) => nodes(ic, "dim")[0]).map((d) => d && dim(d));
     const hasBrackets = tokens(c, "LBracket").length > 0;
     if (hasBrackets && hasCall) {
-      return { kind: "reduce", op: nameOf(id), axes: indexExprs, args: args(argList), span };
+      return { kind: "reduce", op: nameOf(id), axes: indexExprs, extents, args: args(argList), span };
     }
+    extents.forEach((x, k) => {
+      if (x !== undefined) {
+        diagnostics.push(error(join(indexExprs[k].span, x.span), "an extent is written where an index variable is bound, not where a tensor is read", `write it on the left (\`t[.., j: ${showDim(x)}] = ...\`) or in a reduction (\`sum[j: ${showDim(x)}](...)\`)`));
+      }
+    });
     if (hasBrackets) return { kind: "index", tensor: nameOf(id), indices: indexExprs, span };
     if (hasCall) return { kind: "call", fn: nameOf(id), args: args(argList), span };
     if (id.image === "inf") return { kind: "number", value: Infinity, isInt: false, span };
@@ -158,7 +173,12 @@ export function buildAst(tops: readonly CstNode[]): { program: A.Program; diagno
       const sc = s.children as Children;
       return {
         target: nameOf(tokens(sc, "target")[0]),
-        indices: tokens(sc, "index").map(nameOf),
+        indices: nodes(sc, "index").map((b): A.Binder => {
+          const bc = b.children as Children;
+          const written = nodes(bc, "dim")[0];
+          const name = nameOf(tokens(bc, "Identifier")[0]);
+          return written === undefined ? name : { ...name, extent: dim(written) };
+        }),
         value: expression(nodes(sc, "expression")[0]),
         span: nodeSpan(s),
       };

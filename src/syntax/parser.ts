@@ -103,7 +103,24 @@ export class AttnParser extends CstParser {
   });
 
   dim = this.RULE("dim", () => {
+    this.SUBRULE(this.dimFactor);
+    this.MANY(() => {
+      this.CONSUME(T.Star);
+      this.SUBRULE2(this.dimFactor);
+    });
+  });
+
+  dimFactor = this.RULE("dimFactor", () => {
     this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.NumberLiteral) }]);
+  });
+
+  /** An index variable where a statement binds it, with an optional written extent: `j` or `j: T * P`. */
+  binder = this.RULE("binder", () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.Colon);
+      this.SUBRULE(this.dim);
+    });
   });
 
   statement = this.RULE("statement", () => {
@@ -111,12 +128,12 @@ export class AttnParser extends CstParser {
     this.OPTION(() => {
       this.CONSUME(T.LBracket);
       this.OPTION2(() => {
-        this.CONSUME2(T.Identifier, { LABEL: "index" });
+        this.SUBRULE(this.binder, { LABEL: "index" });
         this.MANY({
           GATE: () => this.LA(2).tokenType !== T.RBracket,
           DEF: () => {
             this.CONSUME(T.Comma);
-            this.CONSUME3(T.Identifier, { LABEL: "index" });
+            this.SUBRULE2(this.binder, { LABEL: "index" });
           },
         });
         this.OPTION3(() => this.CONSUME2(T.Comma));
@@ -213,16 +230,25 @@ export class AttnParser extends CstParser {
     return startsStatement((k) => this.LA(k).tokenType);
   }
 
+  /** The bracket of an element or a reduction; a reduction's axis may carry a written extent (`sum[j: M]`). */
   exprList = this.RULE("exprList", () => {
-    this.SUBRULE(this.expression);
+    this.SUBRULE(this.bracketItem, { LABEL: "item" });
     this.MANY({
       GATE: () => this.LA(2).tokenType !== T.RBracket,
       DEF: () => {
         this.CONSUME(T.Comma);
-        this.SUBRULE2(this.expression);
+        this.SUBRULE2(this.bracketItem, { LABEL: "item" });
       },
     });
     this.OPTION(() => this.CONSUME2(T.Comma));
+  });
+
+  bracketItem = this.RULE("bracketItem", () => {
+    this.SUBRULE(this.expression);
+    this.OPTION(() => {
+      this.CONSUME(T.Colon);
+      this.SUBRULE(this.dim);
+    });
   });
 
   argList = this.RULE("argList", () => {

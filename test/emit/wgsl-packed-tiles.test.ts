@@ -60,7 +60,7 @@ describe("tile shapes by storage", () => {
 });
 
 // Several query and key tiles, none of them whole; guard regions around every buffer.
-const sizes = { B: 1, H: 2, HKV: 1, N: 90, M: 133 };
+const sizes = { B: 1, H: 2, HKV: 1, G: 2, N: 90, M: 133 };
 const cases: [string, DType, number][] = [
   ["causal.attn", "f16", 64], ["causal.attn", "bf16", 128], ["document-mask.attn", "f16", 64], ["sinks-lse.attn", "bf16", 64],
   ["sigmoid.attn", "f16", 128], ["gqa.attn", "f16", 128], ["sliding-window.attn", "f32", 64],

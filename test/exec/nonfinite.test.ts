@@ -1,4 +1,4 @@
-// Non-finite values (language.md section 6): over small random programs whose scores hold +inf, -inf and NaN (from
+// Non-finite values (language.md section 7): over small random programs whose scores hold +inf, -inf and NaN (from
 // a bias, a division by 0 or a constant), with infinite and NaN sinks, fully masked rows and empty sequences, the
 // interpreter, the fused CPU executor and WGSL fused and naive on the WebGPU adapter agree, NaN meeting NaN.
 import { afterAll, describe, expect, it } from "vitest";

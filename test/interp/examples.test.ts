@@ -6,6 +6,7 @@ import { checked, rng } from "../support/programs.js";
 import { interpret } from "../../src/interp/interpret.js";
 import { roundTo } from "../../src/interp/dtype.js";
 import type { DType } from "../../src/syntax/ast.js";
+import { extentValueOf } from "../../src/check/typed.js";
 
 type Sizes = Record<string, number>;
 type Args = Record<string, Float64Array | number>;
@@ -51,7 +52,7 @@ function setup(file: string, sizes: Sizes, scalars: Record<string, number> = {},
   const kernel = checked(readFileSync(`examples/${file}`, "utf8"), { D });
   const random = rng(file.length * 7 + 1);
   const args: Args = {};
-  const dims = (name: string) => kernel.inputs.find((t) => t.name === name)!.dims.map((x) => (x.kind === "const" ? x.value : sizes[x.name]));
+  const dims = (name: string) => kernel.inputs.find((t) => t.name === name)!.dims.map((x) => extentValueOf(x, (name) => sizes[name]));
   for (const t of kernel.inputs) {
     const count = dims(t.name).reduce((a, b) => a * b, 1);
     args[t.name] = t.dtype === "i32" ? Float64Array.from(ints[t.name]) : Float64Array.from({ length: count }, () => roundTo(t.dtype as DType, random() * 4 - 2));
@@ -134,11 +135,24 @@ describe("the interpreter on every example", () => {
   });
 
   example("gqa.attn", () => {
-    const sizes = { B: 1, H: 4, HKV: 2, N: 4 };
-    const { out, get } = setup("gqa.attn", sizes, { G: 2 });
+    const sizes = { B: 1, HKV: 2, G: 2, N: 4 };
+    const { out, get } = setup("gqa.attn", sizes);
     const k = get("k");
     const v = get("v");
     close(out.o, attention({ B: 1, H: 4, N: 4, M: 4 }, get("q"), (b, h, j, d) => k(b, Math.floor(h / 2), j, d), (b, h, j, e) => v(b, Math.floor(h / 2), j, e), causal).o);
+  });
+
+  example("paged-kv.attn", () => {
+    // Three sequences of two pages of 16 tokens from a pool of 5: 20 valid keys, none (every row masked), all 32.
+    const sizes = { B: 3, HKV: 2, G: 2, N: 2, T: 2, NP: 5 };
+    const pages = [3, 1, 0, 4, 2, 2];
+    const lens = [20, 0, 32];
+    const { out, get } = setup("paged-kv.attn", sizes, {}, { pages, lens });
+    const [kc, vc] = [get("kc"), get("vc")];
+    const page = (b: number, j: number) => pages[b * 2 + Math.floor(j / 16)];
+    const want = attention({ B: 3, H: 4, N: 2, M: 32 }, get("q"), (b, h, j, d) => kc(page(b, j), j % 16, Math.floor(h / 2), d), (b, h, j, e) => vc(page(b, j), j % 16, Math.floor(h / 2), e), (s, b, _h, _i, j) => (j < lens[b] ? s : -Infinity));
+    close(out.o, want.o);
+    expect(Array.from(out.o.subarray(4 * 2 * 4, 8 * 2 * 4)).every((x) => x === 0)).toBe(true);
   });
 
   example("mqa.attn", () => {

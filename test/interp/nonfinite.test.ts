@@ -1,4 +1,4 @@
-// The rules of language.md section 6 for non-finite values, on the interpreter (the oracle), and the fused CPU
+// The rules of language.md section 7 for non-finite values, on the interpreter (the oracle), and the fused CPU
 // executor against it over many random non-finite programs.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";

@@ -45,7 +45,7 @@ describe("naive lowering", () => {
         expect(some(s.statement.value, (x) => x.kind === "softmax")).toBe(false);
       }
       const kernel = checked(source, defines);
-      const sizes = { B: 2, H: 4, HKV: 2, N: 9, M: 11 };
+      const sizes = { B: 2, H: 4, HKV: 2, G: 2, N: 9, M: 11, T: 2, NP: 3 };
       const args = randomArgs(kernel, sizes, rng(7), { scalars });
       const want = interpret(kernel, args, sizes);
       const got = executePlan(plan, args, sizes, { blockQ: 4, blockK: 4 }).outputs;

@@ -100,10 +100,13 @@ async function check(arbitrary: fc.Arbitrary<Case>, numRuns: number, offset: num
 const masks = [
   "j <= i", "j <= i && j > i - W", "i / 8 == j / 8", "j < klen[b]", "j >= i", "(i + j) % 3 != 0", "abs(i - j) <= W",
   "j <= i + M - N", "j < klen[b] && j <= i", "j > i - W || j < 2", "j > M", "i < N - 1 && j < M - 1", "j - i < 4",
+  // Masks on the score itself: no tile can be classified full or empty by them.
+  "s0[b, h, i, j] > -1.0", "s0[b, h, i, j] < 2.0 || j == 0",
 ];
 const finiteMods = [
   "s", "s * 0.5", "s + slopes[h] * (j - i)", "cap * tanh(s / cap)", "s + rel[h, clamp(j - i + 4, 0, 8)]", "s - 0.01 * abs(i - j)",
   "s * scale + bias[b, i]", "(i > j ? s * 2 : s)", "where(j % 2 == 0, s, s - 1)", "min(s, 3.0) + max(s, -3.0)",
+  "where(s > 0, s, -inf)",
 ];
 /** Scores that are +inf, -inf or NaN somewhere. */
 const nonFiniteMods = ["where(j % 3 != 0, s, inf)", "s / 0", "where(j == 0, (s - s) / 0, s)", "where(i == j, -inf, s)", "where(j == 1, inf, s) - where(j == 2, inf, 0)"];

@@ -1,5 +1,5 @@
 // Test support: small random attention programs whose scores, sinks and divisors are non-finite, and a comparison
-// that holds NaN equal to NaN and infinities exact (docs/language.md section 6, non-finite values).
+// that holds NaN equal to NaN and infinities exact (docs/language.md section 7, non-finite values).
 import { rng } from "../../src/interp/inputs.js";
 import type { CheckedKernel } from "../../src/check/typed.js";
 

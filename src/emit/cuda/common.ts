@@ -7,7 +7,8 @@ import type { LoadExpr } from "../expr.js";
 
 export type TensorSlot = { readonly index: number; readonly strideOffset: number; readonly rank: number; readonly ctype: string };
 
-export const extentCode = (e: Extent, d: Dialect): string => (e.kind === "const" ? `${e.value}` : d.size(e.name));
+export const extentCode = (e: Extent, d: Dialect): string =>
+  e.kind === "const" ? `${e.value}` : e.kind === "size" ? d.size(e.name) : `(${e.factors.map((f) => extentCode(f, d)).join(" * ")})`;
 
 /** `(long long)(idx) * p.st[..] + ...` over a load's indices, skipping some positions. */
 export function offsetCode(load: LoadExpr, slot: TensorSlot, d: Dialect, w: CodeWriter, skip: ReadonlySet<number> = new Set()): string {

@@ -45,7 +45,7 @@ __device__ inline __attribute__((always_inline)) int attnc_to_int(float x) {
 }
 __device__ inline __attribute__((always_inline)) void attnc_store(int* p, float x) { *p = attnc_to_int(x); }
 
-// The online softmax keeps its base below +inf (language.md section 6): x, or the largest finite float for +inf.
+// The online softmax keeps its base below +inf (language.md section 7): x, or the largest finite float for +inf.
 __device__ inline __attribute__((always_inline)) float attnc_below_inf(float x) { return fminf(x, 3.40282347e+38f); }
 
 __device__ inline __attribute__((always_inline)) float attnc_exp2(float x) {

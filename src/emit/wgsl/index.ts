@@ -1,5 +1,5 @@
 // Emit stage (WGSL): a kernel plan printed as one WGSL module, an entry point a stage, and its binding layout.
-import type { TensorInfo } from "../../check/typed.js";
+import { dimOf, fixAtCompileTime, showExtent, type TensorInfo } from "../../check/typed.js";
 import { planKernel, type FusedStage, type KernelPlan } from "../../plan/plan.js";
 import { lowerNaive } from "../../plan/naive-lower.js";
 import { CodeWriter } from "../writer.js";
@@ -24,7 +24,7 @@ export type WgslOptions = {
   readonly guardWords?: number;
 };
 
-const dimName = (t: TensorInfo) => t.dims.map((e) => (e.kind === "const" ? e.value : e.name));
+const dimName = (t: TensorInfo) => t.dims.map(dimOf);
 
 /** Whether the fused WGSL kernel can run this stage: compile-time head dims, and a tile that fits the limit. */
 export function fusedSupported(stage: FusedStage, limits: WgslLimits = defaultLimits): boolean {
@@ -35,7 +35,7 @@ export function fusedSupported(stage: FusedStage, limits: WgslLimits = defaultLi
 export function fusedUnsupportedReason(stage: FusedStage, limits: WgslLimits = defaultLimits): string | undefined {
   const c = stage.chain;
   for (const x of [c.headVar, c.valueVar]) {
-    if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${x.extent.name}\`; the fused WGSL kernel needs it fixed at compile time (\`const ${x.extent.name} = ...\` or --define ${x.extent.name}=...)`;
+    if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${showExtent(x.extent)}\`; the fused WGSL kernel needs it fixed at compile time (${fixAtCompileTime(x.extent)})`;
   }
   if (fusedShape(stage, limits) === undefined) return `no tile of the fused WGSL kernel fits ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory at these head dims`;
   return undefined;
@@ -86,7 +86,7 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
     let printed: { code: string; uses: TensorUses };
     if (stage.kind === "naive") {
       printed = printNaive(entry, stage, infoOf.get(stage.statement.target)!.dtype === "i32");
-      stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => (v.extent.kind === "const" ? v.extent.value : v.extent.name)) } });
+      stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => dimOf(v.extent)) } });
     } else {
       const shape = fusedShape(stage, limits, (t) => bindingOf.get(t)!.storage);
       if (shape === undefined) return undefined;
@@ -94,8 +94,7 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
       workgroupStorageBytes = Math.max(workgroupStorageBytes, shape.bytes);
       shapes.push(`${entry}: ${shape.blockQ} x ${shape.blockK} tiles, ${shape.threads} invocations${shape.shareKV ? ", K and V share memory" : ""}`);
       const c = stage.chain;
-      const name = (e: (typeof c.queryVar)["extent"]) => (e.kind === "const" ? e.value : e.name);
-      stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "tiles", query: name(c.queryVar.extent), blockQ: shape.blockQ, rows: c.rowVars.map((v) => name(v.extent)) } });
+      stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "tiles", query: dimOf(c.queryVar.extent), blockQ: shape.blockQ, rows: c.rowVars.map((v) => dimOf(v.extent)) } });
     }
     stageCode.push(printed.code);
     stageUses.push(printed.uses);

@@ -6,7 +6,8 @@ import type { BufferBinding } from "./layout.js";
 import { commentText } from "../names.js";
 
 /** A dimension's value in WGSL: a literal, or the run-time size. */
-export const extentCode = (e: Extent): string => (e.kind === "const" ? wgslInt(e.value) : `${sizeFunction(e.name)}()`);
+export const extentCode = (e: Extent): string =>
+  e.kind === "const" ? wgslInt(e.value) : e.kind === "size" ? `${sizeFunction(e.name)}()` : `(${e.factors.map(extentCode).join(" * ")})`;
 
 /** `params[k / 4].xyzw[k % 4]`: the parameters live in a uniform array of vec4u (16-byte stride). */
 const paramWord = (k: number): string => `params[${k >> 2}].${"xyzw"[k & 3]}`;
