@@ -8,6 +8,7 @@ import {
 } from "./typed.js";
 import { classifyIndex, rangeOf, showLinear } from "./ranges.js";
 import { freeVars } from "./free-vars.js";
+import { recordOf } from "../records.js";
 
 export type CheckOptions = {
   readonly defines?: Readonly<Record<string, number>>;
@@ -17,7 +18,8 @@ export type CheckOptions = {
   readonly incomplete?: boolean;
 };
 
-const mathFns: Record<string, { arity: [number, number]; keepsInt: boolean }> = {
+// A Map, not an object: a call of `constructor(x)` or `toString(x)` must find no function.
+const mathFns = new Map<string, { arity: [number, number]; keepsInt: boolean }>(Object.entries({
   exp: { arity: [1, 1], keepsInt: false }, exp2: { arity: [1, 1], keepsInt: false },
   log: { arity: [1, 1], keepsInt: false }, log2: { arity: [1, 1], keepsInt: false },
   sqrt: { arity: [1, 1], keepsInt: false }, rsqrt: { arity: [1, 1], keepsInt: false },
@@ -25,11 +27,11 @@ const mathFns: Record<string, { arity: [number, number]; keepsInt: boolean }> = 
   floor: { arity: [1, 1], keepsInt: false }, ceil: { arity: [1, 1], keepsInt: false },
   abs: { arity: [1, 1], keepsInt: true }, min: { arity: [2, 8], keepsInt: true },
   max: { arity: [2, 8], keepsInt: true }, clamp: { arity: [3, 3], keepsInt: true },
-};
+} satisfies Record<string, { arity: [number, number]; keepsInt: boolean }>));
 const reductions = new Set(["sum", "max", "min", "logsumexp", "softmax"]);
 /** Conversions: `i32(x)` truncates a float toward zero (saturating, NaN gives 0), `f32(x)` makes a float. */
 const conversions = new Set(["i32", "f32"]);
-const builtinNames = [...Object.keys(mathFns), ...conversions, "where", "sum", "logsumexp", "softmax", "inf"];
+const builtinNames = [...mathFns.keys(), ...conversions, "where", "sum", "logsumexp", "softmax", "inf"];
 
 export function checkProgram(program: A.Program, options: CheckOptions = {}): { kernels: CheckedKernel[]; diagnostics: SpanDiagnostic[] } {
   const diagnostics: SpanDiagnostic[] = [];
@@ -220,8 +222,8 @@ function checkKernel(
   for (const s of scalarList) {
     if (!readScalars.has(s.name)) report(warning(s.span, `parameter \`${s.name}\` is never used`));
   }
-  const defines: Record<string, number> = {};
-  for (const name of [...usedConsts].sort()) defines[name] = consts.get(name)!;
+  // Own properties, written as such: a const may be named `__proto__`.
+  const defines = recordOf([...usedConsts].sort().map((name) => [name, consts.get(name)!]));
   return {
     name: k.name.name, span: k.span, sizes, defines, inputs, scalars: scalarList, outputs, intermediates, statements,
   };
@@ -556,7 +558,7 @@ class Typer {
       this.fail(error(e.span, `\`${e.name}\` is a tensor; read an element of it`, `write \`${e.name}[${idx}]\``));
       return undefined;
     }
-    if (e.name in mathFns || conversions.has(e.name) || e.name === "where") {
+    if (mathFns.has(e.name) || conversions.has(e.name) || e.name === "where") {
       this.fail(error(e.span, `\`${e.name}\` is a function; call it`, `write \`${e.name}(...)\``));
       return undefined;
     }
@@ -661,14 +663,14 @@ class Typer {
       if (arg.kind === "const") return { kind: "const", value: toI32(arg.value), type: "int", span: e.span };
       return { kind: "call", fn: "i32", args: [arg], type: "int", span: e.span };
     }
-    if (reductions.has(name) && !(name in mathFns)) {
+    if (reductions.has(name) && !mathFns.has(name)) {
       this.fail(error(e.fn.span, `\`${name}\` needs the index variables it reduces over`, `write \`${name}[j](...)\``));
       return undefined;
     }
-    const fn = mathFns[name];
+    const fn = mathFns.get(name);
     if (fn === undefined) {
       const isTensor = this.env.tensors.has(name);
-      this.fail(error(e.fn.span, isTensor ? `\`${name}\` is a tensor, not a function` : `unknown function \`${name}\``, isTensor ? `read it with brackets: \`${name}[...]\`` : didYouMean(name, [...Object.keys(mathFns), ...conversions, "where"])));
+      this.fail(error(e.fn.span, isTensor ? `\`${name}\` is a tensor, not a function` : `unknown function \`${name}\``, isTensor ? `read it with brackets: \`${name}[...]\`` : didYouMean(name, [...mathFns.keys(), ...conversions, "where"])));
       return undefined;
     }
     const [lo, hi] = fn.arity;

@@ -17,13 +17,14 @@ export const fromExtent = (e: Extent): Linear => {
 const monomialKey = (a: string, b: string) => [...a.split("*"), ...b.split("*")].sort().join("*");
 
 function combine(a: Linear, b: Linear, k: number): Linear {
-  const terms: Record<string, number> = Object.assign(Object.create(null), a.terms);
+  // Sizes by name in a Map: a size may be named `__proto__` or `toString`.
+  const terms = new Map(Object.entries(a.terms));
   for (const [name, coeff] of Object.entries(b.terms)) {
-    const sum = (terms[name] ?? 0) + k * coeff;
-    if (sum === 0) delete terms[name];
-    else terms[name] = sum;
+    const sum = (terms.get(name) ?? 0) + k * coeff;
+    if (sum === 0) terms.delete(name);
+    else terms.set(name, sum);
   }
-  return { c: a.c + k * b.c, terms };
+  return { c: a.c + k * b.c, terms: Object.fromEntries(terms) };
 }
 const add = (a: Linear, b: Linear) => combine(a, b, 1);
 const sub = (a: Linear, b: Linear) => combine(a, b, -1);

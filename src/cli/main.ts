@@ -11,6 +11,7 @@ import { explainPlan } from "../plan/explain.js";
 import { parseAssignments, runKernel } from "./run.js";
 import { checkProgramNames, checkRunNames } from "./names.js";
 import { writeAll } from "./write-files.js";
+import { setOwn } from "../records.js";
 
 const usageExit = (message: string): never => {
   process.stderr.write(`attnc: ${message}\n`);
@@ -24,7 +25,7 @@ function parseDefines(values: string[]): Record<string, number> {
     if (match === null || Number(match[2]) < 1 || Number(match[2]) > 2 ** 31 - 1) {
       usageExit(`--define takes NAME=INT with INT >= 1, got \`${value}\``);
     }
-    defines[match![1]] = Number(match![2]);
+    setOwn(defines, match![1], Number(match![2]));
   }
   return defines;
 }

@@ -7,6 +7,7 @@ import { checkRunSizes } from "../runtime/validate.js";
 import type { CheckedKernel, Expr, IndexVar } from "../check/typed.js";
 import { children } from "../graph/walk.js";
 import { extentValue } from "../interp/interpret.js";
+import { own, setOwn } from "../records.js";
 
 /** Sizes and scalars where the user gives none: ragged token counts, 4 query heads over 2 key/value heads. */
 const defaultSizes: Readonly<Record<string, number>> = { B: 1, H: 4, HKV: 2, N: 77, M: 93 };
@@ -28,7 +29,8 @@ export function referenceWork(k: CheckedKernel, sizes: Readonly<Record<string, n
 }
 
 export async function runKernel(k: CompiledKernel, options: { sizes: Record<string, number>; scalars: Record<string, number>; seed: number }): Promise<RunReport> {
-  const sizes = Object.fromEntries(k.checked.sizes.map((s) => [s, options.sizes[s] ?? defaultSizes[s] ?? otherSize]));
+  // Own properties only: a size named `toString` is not Object.prototype's.
+  const sizes = Object.fromEntries(k.checked.sizes.map((s) => [s, own(options.sizes, s) ?? own(defaultSizes, s) ?? otherSize]));
   const lines: string[] = [];
   let ok = true;
   try {
@@ -45,11 +47,11 @@ export async function runKernel(k: CompiledKernel, options: { sizes: Record<stri
     const started = performance.now();
     const got = await run(args, sizes);
     const ms = performance.now() - started;
-    const scalars = k.checked.scalars.map((s) => `${s.name}=${+(args[s.name] as number).toPrecision(4)}`);
+    const scalars = k.checked.scalars.map((s) => `${s.name}=${+(own(args, s.name) as number).toPrecision(4)}`);
     lines.push(`${k.name}: ${run.layout.schedule} on ${info.description}`);
     lines.push(`  sizes ${Object.entries(sizes).map(([s, v]) => `${s}=${v}`).join(", ")}${scalars.length > 0 ? `; scalars ${scalars.join(", ")}` : ""}; ${ms.toFixed(1)} ms`);
     for (const t of k.manifest.tensors.filter((x) => x.role === "output")) {
-      const cmp = compare(got[t.name], want[t.name]);
+      const cmp = compare(own(got, t.name)!, own(want, t.name)!);
       const pass = withinTolerance(cmp, t.dtype);
       ok &&= pass;
       const extra = [cmp.nan > 0 ? `${cmp.nan} NaN` : "", cmp.zeroMismatches > 0 ? `${cmp.zeroMismatches} zeros or infinities differ` : ""].filter((s) => s);
@@ -72,7 +74,7 @@ export function parseAssignments(text: string, integer: boolean): Record<string,
     const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(-?[0-9.eE+-]+)\s*$/.exec(part);
     const value = match === null ? NaN : Number(match[2]);
     if (match === null || !Number.isFinite(value) || (integer && (!Number.isSafeInteger(value) || value < 0 || value > 2 ** 31 - 1))) return undefined;
-    out[match[1]] = value;
+    setOwn(out, match[1], value);
   }
   return out;
 }

@@ -50,7 +50,12 @@ export const tableGranule = 64;
 /** A per-granule minimum or maximum of a tensor along one dimension, computed by a small pre-pass. */
 export type TableRequest = { readonly tensor: string; readonly position: number; readonly kind: "min" | "max"; readonly name: string };
 
-export const tableName = (tensor: string, position: number, kind: "min" | "max") => `${tensor}_tile${kind}${position}`;
+/**
+ * The table's tensor name: `doc'tilemin1`. It contains `'`, which no source name can (as the compiler's fresh index
+ * variables, graph/substitute.ts), so it never meets a user's tensor (`doc_tilemin1`); the emitters spell it as
+ * identifier text of its own (emit/names.ts).
+ */
+export const tableName = (tensor: string, position: number, kind: "min" | "max") => `${tensor}'tile${kind}${position}`;
 
 /** Bounds of an integer expression over the tile; a side is undefined where it cannot be bounded. */
 function bounds(e: Expr, t: TileVars): Bounds {

@@ -1,5 +1,6 @@
 // Shared numerics: rounding to storage dtypes, and f16/bf16 bit patterns (the interpreter and the runtime use them).
 import type { DType } from "../syntax/ast.js";
+import { toI32 } from "../check/typed.js";
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -63,8 +64,8 @@ export function roundTo(dtype: DType, value: number): number {
     case "f32":
       return Math.fround(value);
     case "i32":
-      // Saturating, as WGSL's and CUDA's float-to-int conversions are.
-      return Number.isNaN(value) ? 0 : Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.trunc(value)));
+      // The language's rule, as i32(x): truncation toward zero, saturating, NaN to 0, and no -0.
+      return toI32(value);
   }
 }
 

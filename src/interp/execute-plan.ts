@@ -3,6 +3,7 @@ import type { Expr } from "../check/typed.js";
 import type { FusedStage, KernelPlan } from "../plan/plan.js";
 import { compileExpr, extentValue, prepare, runStatement, slotAllocator, softmaxBase, type Arguments, type Context, type Sizes } from "./interpret.js";
 import { roundTo } from "./dtype.js";
+import { recordOf } from "../records.js";
 
 export type TileShape = { readonly blockQ: number; readonly blockK: number };
 
@@ -16,8 +17,7 @@ export function executePlan(plan: KernelPlan, args: Arguments, sizes: Sizes, til
     if (stage.kind === "naive") runStatement(stage.statement, { sizes, scalars, buffers, infos });
     else runFused(stage, { sizes, scalars, buffers, infos }, tile, counts);
   }
-  const outputs: Record<string, Float64Array> = {};
-  for (const o of plan.kernel.outputs) outputs[o.name] = buffers.get(o.name)!;
+  const outputs = recordOf(plan.kernel.outputs.map((o) => [o.name, buffers.get(o.name)!]));
   return { outputs, tiles: counts };
 }
 

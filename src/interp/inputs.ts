@@ -1,6 +1,7 @@
 // Interpreter support: deterministic random inputs for a checked kernel, and comparing results with the reference.
 import { extentValueOf, type CheckedKernel, type Extent } from "../check/typed.js";
 import type { DType } from "../syntax/ast.js";
+import { own, setOwn } from "../records.js";
 
 /** A deterministic generator (mulberry32). */
 export function rng(seed: number): () => number {
@@ -27,24 +28,30 @@ export function documentIds(count: number, last: number, random: () => number, p
   return a;
 }
 
-/** Random, never all-zero inputs: floats in about [-2, 2] (scaled), integers sorted per row (document ids) or lengths. */
+/**
+ * Random, never all-zero inputs: floats in about [-2, 2] (scaled), integers sorted per row (document ids) or lengths.
+ * Sizes and scalars are read, and the arguments written, as own properties (a tensor may be named `__proto__`).
+ */
 export function randomArgs(k: CheckedKernel, sizes: Record<string, number>, random: () => number, options: { scale?: number; scalars?: Record<string, number> } = {}) {
-  const ext = (e: Extent) => extentValueOf(e, (name) => sizes[name]);
+  const ext = (e: Extent) => extentValueOf(e, (name) => own(sizes, name)!);
   const args: Record<string, Float64Array | number> = {};
   for (const t of k.inputs) {
     const dims = t.dims.map(ext);
     const count = dims.reduce((a, b) => a * b, 1);
     if (t.dtype !== "i32") {
-      args[t.name] = Float64Array.from({ length: count }, () => (random() * 4 - 2) * (options.scale ?? 1));
+      setOwn(args, t.name, Float64Array.from({ length: count }, () => (random() * 4 - 2) * (options.scale ?? 1)));
     } else if (dims.length >= 2) {
-      args[t.name] = documentIds(count, dims[dims.length - 1], random, 0.1);
+      setOwn(args, t.name, documentIds(count, dims[dims.length - 1], random, 0.1));
     } else {
       const limit = Math.max(...Object.values(sizes), 1);
       // The first length is 0 (a fully padded batch) where there are others to see.
-      args[t.name] = Float64Array.from({ length: count }, (_, x) => (x === 0 && count > 1 ? 0 : Math.floor(random() * (limit + 1))));
+      setOwn(args, t.name, Float64Array.from({ length: count }, (_, x) => (x === 0 && count > 1 ? 0 : Math.floor(random() * (limit + 1)))));
     }
   }
-  for (const s of k.scalars) args[s.name] = options.scalars?.[s.name] ?? (s.dtype === "i32" ? 1 + Math.floor(random() * 20) : 0.25 + random());
+  for (const s of k.scalars) {
+    const given = options.scalars === undefined ? undefined : own(options.scalars, s.name);
+    setOwn(args, s.name, given ?? (s.dtype === "i32" ? 1 + Math.floor(random() * 20) : 0.25 + random()));
+  }
   return args;
 }
 

@@ -3,27 +3,32 @@ import type { CheckedKernel, Expr, Extent, Statement, TensorInfo } from "../chec
 import { extentValueOf, showExtent, tensorsOf, toI32 } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
 import { roundTo } from "./dtype.js";
+import { own, recordOf } from "../records.js";
 
-/** Tensors as row-major arrays of their declared dims; scalar parameters as numbers. */
+/**
+ * Tensors as row-major arrays of their declared dims; scalar parameters as numbers. Arguments and sizes are read
+ * through own properties only (a tensor may be named `toString`, a size `__proto__`), and results have an own
+ * property for every output.
+ */
 export type Arguments = Readonly<Record<string, ArrayLike<number> | number>>;
 export type Sizes = Readonly<Record<string, number>>;
 
 export type Env = Float64Array; // index-variable values by slot
 export type Compiled = (env: Env) => number;
 
-export const extentValue = (e: Extent, sizes: Sizes): number => extentValueOf(e, (name) => sizes[name]);
+export const extentValue = (e: Extent, sizes: Sizes): number => extentValueOf(e, (name) => own(sizes, name)!);
 
 /** Validates arguments against the kernel's parameters; returns the error messages. */
 export function argumentErrors(kernel: CheckedKernel, args: Arguments, sizes: Sizes): string[] {
   const errors: string[] = [];
   for (const s of kernel.sizes) {
-    const v = sizes[s];
+    const v = own(sizes, s);
     if (v === undefined) errors.push(`size \`${s}\` is missing`);
     else if (!Number.isSafeInteger(v) || v < 0 || v > 2 ** 31 - 1) errors.push(`size \`${s}\` must be a non-negative integer below 2^31, got ${v}`);
   }
   if (errors.length > 0) return errors;
   for (const t of kernel.inputs) {
-    const a = args[t.name];
+    const a = own(args, t.name);
     const want = t.dims.reduce((n, d) => n * extentValue(d, sizes), 1);
     if (a === undefined) errors.push(`tensor \`${t.name}\` is missing`);
     else if (typeof a === "number") errors.push(`tensor \`${t.name}\` must be an array, got a number`);
@@ -32,7 +37,7 @@ export function argumentErrors(kernel: CheckedKernel, args: Arguments, sizes: Si
     }
   }
   for (const s of kernel.scalars) {
-    const a = args[s.name];
+    const a = own(args, s.name);
     if (typeof a !== "number") errors.push(`scalar \`${s.name}\` must be a number`);
   }
   return errors;
@@ -43,9 +48,7 @@ export function interpret(kernel: CheckedKernel, args: Arguments, sizes: Sizes):
   const { buffers, infos, scalars: scalarValues } = prepare(kernel, args, sizes);
 
   for (const st of kernel.statements) runStatement(st, { sizes, scalars: scalarValues, buffers, infos });
-  const result: Record<string, Float64Array> = {};
-  for (const o of kernel.outputs) result[o.name] = buffers.get(o.name)!;
-  return result;
+  return recordOf(kernel.outputs.map((o) => [o.name, buffers.get(o.name)!]));
 }
 
 /** Validated, dtype-rounded inputs: the starting state of every executor. */
@@ -54,8 +57,8 @@ export function prepare(kernel: CheckedKernel, args: Arguments, sizes: Sizes) {
   if (errors.length > 0) throw new Error(`${kernel.name}: ${errors.join("; ")}`);
   const buffers = new Map<string, Float64Array>();
   const infos = new Map<string, TensorInfo>(tensorsOf(kernel).map((t) => [t.name, t]));
-  for (const t of kernel.inputs) buffers.set(t.name, Float64Array.from(args[t.name] as ArrayLike<number>, (v) => roundTo(t.dtype, v)));
-  const scalars = new Map(kernel.scalars.map((s) => [s.name, roundTo(s.dtype, args[s.name] as number)]));
+  for (const t of kernel.inputs) buffers.set(t.name, Float64Array.from(own(args, t.name) as ArrayLike<number>, (v) => roundTo(t.dtype, v)));
+  const scalars = new Map(kernel.scalars.map((s) => [s.name, roundTo(s.dtype, own(args, s.name) as number)]));
   return { buffers, infos, scalars };
 }
 
@@ -120,7 +123,7 @@ export function compileExpr(e: Expr, cx: Context): Compiled {
       return (env) => env[slot];
     }
     case "size": {
-      const v = cx.sizes[e.name];
+      const v = own(cx.sizes, e.name)!;
       return () => v;
     }
     case "scalar": {

@@ -6,6 +6,7 @@ import { children, some } from "../graph/walk.js";
 import { compileExpr, extentValue, slotAllocator } from "../interp/interpret.js";
 import { rng } from "../interp/inputs.js";
 import { formatDiagnostic, resolve, type SourceFile } from "../diagnostics/source.js";
+import { own, recordOf } from "../records.js";
 import type { FusedStage, KernelPlan } from "./plan.js";
 
 const source = (file: SourceFile, e: { span: { start: number; end: number } }) => file.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
@@ -82,13 +83,13 @@ function tileStatistics(stage: FusedStage, at: ExplainAt): string {
   const exprs: Expr[] = [stage.tiles.full, stage.tiles.empty, ...[stage.keyRange.lo, stage.keyRange.hi].filter((x): x is Expr => x !== undefined)];
   const reads = exprs.some((e) => some(e, (x) => x.kind === "load" || x.kind === "var"));
   const scalarsRead = [...new Set(exprs.flatMap((e) => scalarNames(e)))];
-  const missing = scalarsRead.filter((x) => at.scalars[x] === undefined);
+  const missing = scalarsRead.filter((x) => own(at.scalars, x) === undefined);
   if (reads) return `tiles:       classified at run time from tables (the mask reads tensors)`;
   if (missing.length > 0) return `tiles:       classified at run time (give ${missing.map((x) => `--scalars ${x}=...`).join(" ")} for counts)`;
   const { blockQ, blockK } = at;
   const { classify, n, m } = tileClassifier(stage, at);
   const c = countTiles(classify, { n, m, blockQ, blockK });
-  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...scalarsRead.map((x) => `${x} = ${at.scalars[x]}`)];
+  const where = [`${showExtent(stage.chain.queryVar.extent)} = ${n}`, `${showExtent(stage.chain.keyVar.extent)} = ${m}`, ...scalarsRead.map((x) => `${x} = ${own(at.scalars, x)}`)];
   const skipped = c.total === 0n ? 0 : (100 * Number(c.empty)) / Number(c.total);
   const estimate = c.sampled === undefined ? "" : `; estimated: ${c.sampled} tiles of the ${c.unresolved} not classified within ${c.evaluations} range classifications were sampled, the rest extrapolated from them`;
   return `tiles:       at ${[...new Set(where)].join(", ")} with ${blockQ} x ${blockK} tiles: ${c.sampled === undefined ? "" : "about "}${c.full} full, ${c.partial} partial, ${c.empty} empty of ${c.total} (${skipped.toFixed(1)}% skipped${estimate})`;
@@ -99,7 +100,9 @@ export type RangeClass = "empty" | "full" | "mixed";
 
 /** The stage's tile classification (stage.tiles) over any range of queries and keys, at the sizes and scalars given. */
 export function tileClassifier(stage: FusedStage, at: Pick<ExplainAt, "sizes" | "scalars">) {
-  const sizes = new Proxy({}, { get: (_, name: string) => at.sizes[name] ?? 4096 }) as Record<string, number>;
+  // Every size the classification reads, 4096 where none is given (own properties: a size may be `__proto__`).
+  const named = [stage.tiles.full, stage.tiles.empty].flatMap(sizeNames).concat([stage.chain.queryVar.extent, stage.chain.keyVar.extent].flatMap(extentSizes));
+  const sizes = recordOf(named.map((name) => [name, own(at.sizes, name) ?? 4096]));
   const slotOf = slotAllocator([]);
   const cx = { slotOf, sizes, scalars: new Map(Object.entries(at.scalars)), buffers: new Map(), infos: new Map() };
   const [full, empty] = [compileExpr(stage.tiles.full, cx), compileExpr(stage.tiles.empty, cx)];
@@ -254,3 +257,8 @@ const kindOf = (c: RangeClass) => (c === "mixed" ? "partial" : c);
 
 /** The scalar parameters an expression reads. */
 const scalarNames = (e: Expr): string[] => (e.kind === "scalar" ? [e.name] : children(e).flatMap(scalarNames));
+const extentSizes = (x: Extent): string[] => (x.kind === "size" ? [x.name] : []);
+const sizeNames = (e: Expr): string[] => [
+  ...(e.kind === "size" ? [e.name] : e.kind === "reduce" || e.kind === "softmax" ? e.vars.flatMap((v) => extentSizes(v.extent)) : []),
+  ...children(e).flatMap(sizeNames),
+];

@@ -5,6 +5,7 @@ import type { BufferBinding, StageDispatch, WebGpuLayout } from "../emit/wgsl/la
 import { buildWgsl } from "../emit/wgsl/index.js";
 import { roundTo, toBf16Bits, toHalfBits } from "../interp/dtype.js";
 import { requestDevice } from "./device.js";
+import { own, setOwn } from "../records.js";
 import { bufferBytes, bufferWords, checkKernel, checkOptions, checkRun, dispatchSize } from "./validate.js";
 
 export { requestDevice, releaseDevice, readBuffer, type DeviceInfo } from "./device.js";
@@ -30,6 +31,8 @@ export type RunnerOptions = {
  * Tensors in row-major order of their declared dims: a Float32Array (f32, f16, bf16) or Int32Array (i32), taken as
  * they are; or a Float64Array or array of numbers, every element finite (and for i32 an integer in range).
  * Scalars as numbers: f32 ones finite, i32 ones integers. Anything else is a TypeError or RangeError naming it.
+ * Each is read from an own property: one named `__proto__` is written `{ ["__proto__"]: x }` (in an object literal
+ * `__proto__: x` sets the prototype); the outputs have an own property each, whatever their names.
  */
 export type Inputs = Readonly<Record<string, ArrayLike<number> | number>>;
 export type Sizes = Readonly<Record<string, number>>;
@@ -114,7 +117,7 @@ function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout,
     const params = new DataView(new ArrayBuffer(Math.max(1, Math.ceil(layout.paramWords / 4)) * 16));
     manifest.sizes.forEach((s, k) => params.setInt32(k * 4, values[s], true));
     manifest.scalars.forEach((s, k) => {
-      const x = inputs[s.name] as number;
+      const x = own(inputs, s.name) as number;
       if (s.dtype === "f32") params.setFloat32((manifest.sizes.length + k) * 4, x, true);
       else params.setInt32((manifest.sizes.length + k) * 4, roundTo("i32", x), true);
     });
@@ -128,7 +131,7 @@ function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout,
       if (b.role === "input" || guard > 0) {
         const contents = new Uint32Array(Math.ceil(total / 4) * 4);
         if (guard > 0) contents.fill(b.role !== "input" ? sentinel : b.storage === "f16x2" ? nanHalves : b.storage === "bf16x2" ? nanBf16Halves : b.storage === "i32" ? sentinel : nanWord);
-        if (b.role === "input") encode(b, inputs[b.name] as ArrayLike<number>, new Uint32Array(contents.buffer, guard * 4, words));
+        if (b.role === "input") encode(b, own(inputs, b.name) as ArrayLike<number>, new Uint32Array(contents.buffer, guard * 4, words));
         device.queue.writeBuffer(buffer, 0, contents.buffer, 0, Math.min(contents.byteLength, buffer.size));
       }
       placed.set(b.binding, { binding: b, buffer, count, words });
@@ -176,6 +179,7 @@ function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout,
           return s;
         });
         device.queue.submit([encoder.finish()]);
+        // An own property for every output, one named `__proto__` or `toString` included.
         const out: Outputs = {};
         for (const [x, p] of reads.entries()) {
           await staging[x].mapAsync(GPUMapMode.READ);
@@ -187,11 +191,11 @@ function bindKernel(device: GPUDevice, manifest: Manifest, layout: WebGpuLayout,
           }
           if (p.binding.role !== "output") continue;
           const body = new Uint32Array(words.buffer, guard * 4, p.count);
-          if (p.binding.storage === "i32") out[p.binding.name] = new Int32Array(body.slice().buffer);
+          if (p.binding.storage === "i32") setOwn<Float32Array | Int32Array>(out, p.binding.name, new Int32Array(body.slice().buffer));
           else {
             const values = new Float32Array(body.slice().buffer);
             const dtype = p.binding.dtype;
-            out[p.binding.name] = dtype === "f16" || dtype === "bf16" ? values.map((x) => roundTo(dtype, x)) : values;
+            setOwn<Float32Array | Int32Array>(out, p.binding.name, dtype === "f16" || dtype === "bf16" ? values.map((x) => roundTo(dtype, x)) : values);
           }
         }
         return out;

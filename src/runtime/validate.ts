@@ -4,6 +4,7 @@ import type { Manifest, ManifestTensor } from "../manifest.js";
 import type { StageDispatch, WebGpuLayout } from "../emit/wgsl/layout.js";
 import { elementsPerWorkgroup, maxDispatch } from "../emit/wgsl/layout.js";
 import { didYouMean } from "../diagnostics/diagnostic.js";
+import { hasOwn, own, setOwn } from "../records.js";
 
 /** The device limits a run must stay within. */
 export type RunLimits = { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
@@ -66,9 +67,10 @@ export function checkKernel(kernel: unknown): void {
   if (kernel.wgsl !== undefined && typeof kernel.wgsl !== "string") throw new TypeError(`createRunner: kernel.wgsl must be the WGSL text, got ${describe(kernel.wgsl)}`);
 }
 
+// Sizes, inputs and defines are read through own properties only: a size or tensor may be named `__proto__` or `toString`.
 /** A manifest dim's value: a number, a size or const name, or a product of them written `HKV*G`. */
 const dimValue = (x: string | number, manifest: Manifest, sizes: Readonly<Record<string, number>>): number =>
-  typeof x === "number" ? x : x.split("*").reduce((n, f) => n * (/^[0-9]+$/.test(f) ? Number(f) : sizes[f] ?? manifest.defines[f]), 1);
+  typeof x === "number" ? x : x.split("*").reduce((n, f) => n * (/^[0-9]+$/.test(f) ? Number(f) : own(sizes, f) ?? own(manifest.defines, f)!), 1);
 
 const showDims = (t: ManifestTensor, dims: readonly number[]) => `[${t.dims.map((x, k) => (typeof x === "number" ? `${x}` : `${x}=${dims[k]}`)).join(", ")}]`;
 
@@ -78,16 +80,16 @@ function checkSizes(manifest: Manifest, sizes: unknown): Record<string, number> 
   if (!isRecord(sizes)) throw new TypeError(`${name}: sizes must be an object of sizes by name, e.g. { ${manifest.sizes.map((s) => `${s}: 64`).join(", ")} }, got ${describe(sizes)}`);
   for (const s of Object.keys(sizes)) {
     if (manifest.sizes.includes(s)) continue;
-    if (s in manifest.defines) throw new TypeError(`${name}: \`${s}\` is a compile-time const (${manifest.defines[s]}), not a run-time size: recompile with --define ${s}=... to change it`);
+    if (hasOwn(manifest.defines, s)) throw new TypeError(`${name}: \`${s}\` is a compile-time const (${own(manifest.defines, s)}), not a run-time size: recompile with --define ${s}=... to change it`);
     throw new TypeError(`${name}: ${unknownName("size", s, manifest.sizes)}`);
   }
   const out: Record<string, number> = {};
   for (const s of manifest.sizes) {
-    const v = sizes[s];
+    const v = own(sizes, s);
     if (v === undefined) throw new TypeError(`${name}: size \`${s}\` is missing (the kernel's sizes: ${manifest.sizes.join(", ")})`);
     if (typeof v !== "number") throw new TypeError(`${name}: size \`${s}\` must be a number, got ${describe(v)}`);
     if (!Number.isInteger(v) || v < 0 || v > i32Max) throw new RangeError(`${name}: size \`${s}\` must be a non-negative integer below 2^31, got ${v}`);
-    out[s] = v;
+    setOwn(out, s, v);
   }
   return out;
 }
@@ -106,7 +108,7 @@ function checkTensor(manifest: Manifest, t: ManifestTensor, value: unknown, want
   if (!ok) throw new TypeError(`${label} must be ${expected}, got ${describe(value)}`);
   const values = value as ArrayLike<unknown>;
   if (values.length !== want) {
-    throw new RangeError(`${label} has ${values.length} elements, but ${t.dtype}${showDims(t, dims)} needs ${want}: check the sizes (${manifest.sizes.map((s) => `${s}=${sizes[s]}`).join(", ")}) against the buffer`);
+    throw new RangeError(`${label} has ${values.length} elements, but ${t.dtype}${showDims(t, dims)} needs ${want}: check the sizes (${manifest.sizes.map((s) => `${s}=${own(sizes, s)}`).join(", ")}) against the buffer`);
   }
   if (value instanceof native) return;
   for (let x = 0; x < values.length; x++) {
@@ -124,7 +126,7 @@ function checkScalar(manifest: Manifest, s: Manifest["scalars"][number], x: unkn
 
 /** The workgroups a stage dispatches ([x, y]), undefined where it has nothing to do; a RangeError past the limits. */
 export function dispatchSize(d: StageDispatch, manifest: Manifest, sizes: Readonly<Record<string, number>>): [number, number] | undefined {
-  const show = (dims: readonly (string | number)[]) => dims.filter((x) => typeof x === "string").map((x) => `${x}=${sizes[x] ?? manifest.defines[x]}`).join(", ");
+  const show = (dims: readonly (string | number)[]) => dims.filter((x) => typeof x === "string").map((x) => `${x}=${dimValue(x, manifest, sizes)}`).join(", ");
   if (d.kind === "elements") {
     const total = d.dims.reduce<number>((n, x) => n * dimValue(x, manifest, sizes), 1);
     if (total === 0) return undefined;
@@ -192,8 +194,8 @@ export function checkRun(manifest: Manifest, layout: WebGpuLayout, limits: RunLi
   }
   for (const t of tensors) {
     const dims = t.dims.map((x) => dimValue(x, manifest, values));
-    checkTensor(manifest, t, inputs[t.name], dims.reduce((a, b) => a * b, 1), dims, values);
+    checkTensor(manifest, t, own(inputs, t.name), dims.reduce((a, b) => a * b, 1), dims, values);
   }
-  for (const s of manifest.scalars) checkScalar(manifest, s, inputs[s.name]);
+  for (const s of manifest.scalars) checkScalar(manifest, s, own(inputs, s.name));
   return values;
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { planned } from "../support/programs.js";
+import { compare, planned, randomArgs, rng } from "../support/programs.js";
+import { interpret } from "../../src/interp/interpret.js";
+import { executePlan } from "../../src/interp/execute-plan.js";
 import { printExpr } from "../../src/graph/print.js";
 import type { FusedStage } from "../../src/plan/plan.js";
 
@@ -41,6 +43,22 @@ describe("the chain matcher", () => {
     expect(printExpr(stage.chain.k)).toBe("k[b, h / G, j, d]");
     expect(printExpr(stage.chain.v)).toBe("v[b, h / G, j, e]");
     expect(stage.chain.rowVars.map((v) => v.name)).toEqual(["b", "h"]);
+  });
+
+  it("tells a second score apart whose bound variable has the name of the first's free one (no miscompile)", () => {
+    // t[j] = sum[i](q[i, i] * k[j, i]) inlined into o keeps its bound `i`, the name of o's query: compared up to a
+    // renaming that is not a bijection, it was taken for the score sum[d](q[i, d] * k[j, d]) and fused as such.
+    const source = `const D = 16
+kernel two(q: f32[D, D], k: f32[N, D], v: f32[N, D]) -> (o: f32[D, D]) {
+  t[j] = sum[i](q[i, i] * k[j, i])
+  o[i, e] = sum[j](softmax[j](sum[d](q[i, d] * k[j, d]) + t[j]) * v[j, e])
+}`;
+    const plan = planned(source);
+    expect(plan.misses.map((m) => m.reason)).toContain("the probabilities read two different scores");
+    const sizes = { N: 37 };
+    const args = randomArgs(plan.kernel, sizes, rng(1));
+    const c = compare(executePlan(plan, args, sizes, { blockQ: 8, blockK: 8 }).outputs.o, interpret(plan.kernel, args, sizes).o);
+    expect(c.maxRel).toBeLessThan(1e-5);
   });
 
   it("refuses a softmax over the wrong axis, and says why", () => {

@@ -154,7 +154,7 @@ describe(`programs renamed with hazardous names (${pool.length} names, ${cases.l
   it("uses every name of the pool, C++/CUDA/WGSL/TS words and the generated identifiers", () => {
     const used = new Set(cases.flatMap((c) => [...c.renames.values()]));
     expect(pool.filter((n) => !used.has(n)).map(showName)).toEqual([]);
-    for (const n of ["NULL", "int64_t", "float", "class", "template", "signed", "INFINITY", "assert", "threadIdx", "dim3", "half", "warpSize", "vec4", "f32", "select", "array", "constructor", "__proto__", "prototype", "then", "default", "_0", "a_1"]) {
+    for (const n of ["NULL", "int64_t", "float", "class", "template", "signed", "INFINITY", "assert", "threadIdx", "dim3", "half", "warpSize", "vec4", "f32", "select", "array", "constructor", "__proto__", "prototype", "toString", "hasOwnProperty", "__lookupSetter__", "then", "default", "_0", "a_1"]) {
       expect(pool, n).toContain(n);
     }
   });

@@ -71,8 +71,9 @@ export const tsNames = words(`
   interface let package private protected public static yield any boolean constructor declare get module require number
   set string symbol type from of async await never unknown object bigint undefined keyof readonly infer is asserts
   satisfies accessor out override unique abstract global namespace using
-  NaN Infinity eval arguments globalThis window self prototype __proto__ __defineGetter__ __lookupGetter__ toString
-  valueOf hasOwnProperty isPrototypeOf propertyIsEnumerable toLocaleString then length name caller callee apply call
+  NaN Infinity eval arguments globalThis window self prototype __proto__ __defineGetter__ __defineSetter__ __lookupGetter__
+  __lookupSetter__ toString valueOf hasOwnProperty isPrototypeOf propertyIsEnumerable toLocaleString then length name
+  caller callee apply call
   bind Object Array Function Promise Error TypeError Symbol JSON Math Number String Boolean BigInt Map Set WeakMap Proxy
   Reflect Date RegExp Float32Array Float64Array Int32Array Uint32Array Uint16Array DataView ArrayBuffer
   SharedArrayBuffer GPUDevice GPUBuffer GPUBufferUsage GPUMapMode GPUShaderStage navigator console process exports

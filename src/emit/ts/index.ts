@@ -68,7 +68,7 @@ function wrapperStatements(manifest: Manifest, wgsl: string, options: TsWrapperO
       type: `(inputs: ${kernel}Inputs, sizes: ${kernel}Sizes) => Promise<${kernel}Outputs>`,
     },
     // On one line, prettier breaks the manifest only where it does not fit.
-    exportedConst("manifest", "webgpu.RunnableKernel[\"manifest\"]", JSON.stringify(manifest)),
+    exportedConst("manifest", "webgpu.RunnableKernel[\"manifest\"]", jsonLiteral(manifest)),
     exportedConst("wgsl", undefined, templateLiteral(wgsl)),
     {
       kind: StructureKind.Function, isExported: true, isAsync: true, name: `create${kernel}`,
@@ -109,6 +109,17 @@ const exportedConst = (name: string, type: string | undefined, initializer: stri
   kind: StructureKind.VariableStatement, isExported: true, declarationKind: VariableDeclarationKind.Const,
   declarations: [{ name, type, initializer }],
 });
+
+/**
+ * A JSON value as a JavaScript expression: its JSON text, but with a key `__proto__` (a const of that name in the
+ * manifest's defines) computed, `["__proto__"]: ...`: in an object literal `"__proto__": 4` sets the prototype.
+ */
+export function jsonLiteral(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jsonLiteral).join(",")}]`;
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  return `{${entries.map(([k, v]) => `${k === "__proto__" ? `[${JSON.stringify(k)}]` : JSON.stringify(k)}:${jsonLiteral(v)}`).join(",")}}`;
+}
 
 /** The WGSL verbatim, line by line, as a template literal. */
 const templateLiteral = (text: string) => `\`${text.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${")}\``;

@@ -36,6 +36,19 @@ export const tensorIdentifier = (name: string): string => nameText(name);
 export const sizeFunction = (name: string): string => `size_${nameText(name)}`;
 export const scalarFunction = (name: string): string => `scalar_${nameText(name)}`;
 
+/**
+ * A value as a store to a tensor of i32 elements (`toInt`) or of floats takes it. A float goes to i32 through
+ * attnc_to_i32, as `i32(x)` does (truncation toward zero, saturating at the i32 range, NaN to 0: docs/language.md):
+ * WGSL's own i32() of a NaN or out-of-range f32 is the implementation's choice. CUDA's attnc_store does the same
+ * through attnc_to_int (cuda/prelude.ts).
+ */
+export function storedValue(code: string, type: ValueType, toInt: boolean): string {
+  if (type === "bool") return toInt ? `select(0i, 1i, ${code})` : `select(0.0f, 1.0f, ${code})`;
+  if (type === "float" && toInt) return `attnc_to_i32(${code})`;
+  if (type === "int" && !toInt) return `f32(${code})`;
+  return code;
+}
+
 /** The tensors a stage's code names: through their loader, their store, or their words directly (fast tile loads). */
 export type TensorUses = { readonly loads: Set<string>; readonly stores: Set<string>; readonly words: Set<string> };
 export const noTensorUses = (): TensorUses => ({ loads: new Set(), stores: new Set(), words: new Set() });

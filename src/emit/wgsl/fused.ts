@@ -15,7 +15,7 @@ import type { FusedStage } from "../../plan/plan.js";
 import { identifier, printExpr, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
-import { noTensorUses, recordingDialect, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
+import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
 import type { BufferBinding } from "./layout.js";
 import { elementAt, extentCode, pairAt, word, type Placement } from "./module.js";
 import type { TileForm, TileShape } from "./tile-shape.js";
@@ -409,8 +409,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
 /** Whether every invocation computes the same value without help: no tensor reads (tile tables), no loops. */
 const uniformByConstruction = (e: Expr): boolean => !some(e, (x) => x.kind === "load" || x.kind === "reduce");
 
-const store = (code: string, e: Expr, isInt: boolean): string =>
-  e.type === "bool" ? `select(${isInt ? "0i, 1i" : "0.0f, 1.0f"}, ${code})` : (e.type === "int") !== isInt ? `${isInt ? "i32" : "f32"}(${code})` : code;
+const store = (code: string, e: Expr, isInt: boolean): string => storedValue(code, e.type, isInt);
 
 /**
  * The load's offset without the inner index, as WGSL, where the inner index is the last one and appears nowhere

@@ -3,7 +3,7 @@ import type { NaiveStage } from "../../plan/plan.js";
 import { identifier, printExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
-import { noTensorUses, recordingDialect, tensorIdentifier, type TensorUses } from "./dialect.js";
+import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, type TensorUses } from "./dialect.js";
 import { elementsPerWorkgroup } from "./layout.js";
 import { extentCode } from "./module.js";
 
@@ -31,8 +31,7 @@ export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolea
       }
     }
     const value = printExpr(st.value, d, w);
-    const type = targetIsInt ? "i32" : "f32";
-    const stored = st.value.type === "bool" ? `select(${type}(0), ${type}(1), ${value})` : (st.value.type === "int") !== targetIsInt ? `${type}(${value})` : value;
+    const stored = storedValue(value, st.value.type, targetIsInt);
     uses.stores.add(st.target);
     w.line(`st_${tensorIdentifier(st.target)}(${[...st.vars.map((v) => identifier(v.name)), stored].join(", ")});`);
   });
