@@ -31,7 +31,8 @@ const mathFns = new Map<string, { arity: [number, number]; keepsInt: boolean }>(
 const reductions = new Set(["sum", "max", "min", "logsumexp", "softmax"]);
 /** Conversions: `i32(x)` truncates a float toward zero (saturating, NaN gives 0), `f32(x)` makes a float. */
 const conversions = new Set(["i32", "f32"]);
-const builtinNames = [...mathFns.keys(), ...conversions, "where", "sum", "logsumexp", "softmax", "inf"];
+// `i32` and `f32` (conversions, an extension) are not reserved: version 0 programs may name a tensor `f32`.
+const builtinNames = [...mathFns.keys(), "where", "sum", "logsumexp", "softmax", "inf"];
 
 export function checkProgram(program: A.Program, options: CheckOptions = {}): { kernels: CheckedKernel[]; diagnostics: SpanDiagnostic[] } {
   const diagnostics: SpanDiagnostic[] = [];

@@ -22,8 +22,13 @@ double1 double2 double3 double4 uint1 uint2 uint3 uint4 char1 char2 char3 char4 
 short3 short4 ushort1 ushort2 ushort3 ushort4 long1 long2 long3 long4 ulong1 ulong2 ulong3 ulong4 longlong1 longlong2
 longlong3 longlong4 ulonglong1 ulonglong2 ulonglong3 ulonglong4 std`.split(/\s+/));
 
-/** Families of names the headers reserve or define: `_t` types, stdint's macros, CUDA's `cuda`, `CU` and `CUDA` names. */
-const headerFamily = /(?:_t$|^U?INT(?:8|16|32|64|PTR|MAX)?_|^U?INT(?:_LEAST|_FAST)(?:8|16|32|64)_|^cuda|^CUDA|^CU_|^CUB|^NV|^nv|^__)/;
+/**
+ * Families of names the headers reserve or define: `_t` types, stdint's and inttypes' macros, math.h's `M_` constants,
+ * float.h's `FLT_`, `DBL_`, errno's `E...` codes, signals, locale macros, CUDA's `cuda`, `CU` and `CUDA` names, and
+ * every name the standard reserves (`_X`, `__x`).
+ */
+const headerFamily =
+  /(?:_t$|^U?INT(?:8|16|32|64|PTR|MAX)?_|^U?INT(?:_LEAST|_FAST)(?:8|16|32|64)_|^(?:PRI|SCN)[a-zA-Z]|^M_|^(?:FLT|DBL|LDBL|FP|DECIMAL|SIG|SA|LC|WCHAR|WINT|PTRDIFF|SIZE|MATH|TIME|CLOCKS|RAND|TMP|L|SEEK|FOPEN|IO)_|^E[A-Z0-9]+$|^cuda|^CUDA|^CU_|^CUB|^NV|^nv|^__|^_[A-Z])/;
 
 /** Whether a name may be a member as it is: a plain name (names.ts) that no header reserves. */
 export const readableMember = (name: string): boolean =>
