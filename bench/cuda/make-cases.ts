@@ -59,6 +59,8 @@ const cases: Case[] = [
   { program: `${programs}/full.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 131, M: 40 }, note: "full D=64, 134 query tiles" },
   { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 130, M: 130 }, note: "causal D=64, 134 query tiles" },
   { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 67, H: 1, N: 129 }, note: "documents D=128, 134 query tiles" },
+  // Products of sizes as dims: the query heads are HKV * G, rows over a product extent.
+  { program: `${examples}/gqa.attn`, defines: { D: 128 }, sizes: { B: 1, HKV: 2, G: 4, N: 200 }, note: "GQA with dims HKV * G, D=128 multi-tile" },
   { program: `${programs}/sigmoid-f32.attn`, defines: { D: 32 }, sizes: { B: 3, H: 2, N: 41, M: 57 }, scalars: { bias: -1 }, note: "sigmoid f32 SIMT, key padding incl. klen=0" },
 ];
 for (const f of (() => { try { return readdirSync(examples).filter((x) => x.endsWith(".attn")).sort(); } catch { return []; } })()) {

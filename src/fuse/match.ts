@@ -29,12 +29,21 @@ export function matchChain(
 ): Found<Omit<AttentionChain, "extras">> {
   const name = output.name;
   const outNames = new Set(statement.vars.map((v) => v.name));
-  const contractions = find(
-    value,
+  // The sum over keys is outside every other reduction: a contraction inside one (the score's `sum[d]` inside
+  // `sum[j](softmax[j](...) * vc[table[b, j / P], ...])`) is not it.
+  const outer = (e: Expr): Expr[] => (e.kind === "reduce" || e.kind === "softmax" ? [e] : children(e).flatMap(outer));
+  const contractions = outer(value).filter(
     (x) => x.kind === "reduce" && x.op === "sum" && x.vars.length === 1 &&
       factors(x.body).some((f) => f.kind === "load" && inputs.has(f.tensor) && directIndex(f, x.vars[0].name) >= 0),
   );
-  if (contractions.length === 0) return miss(name, `\`${name}\` is not a sum over keys of probabilities times values (\`sum[j](p[.., i, j] * v[.., j, e])\`)`, statement.span);
+  if (contractions.length === 0) {
+    const gathered = outer(value).find((x) => x.kind === "reduce" && x.op === "sum" && x.vars.length === 1 && some(x.body, (y) => y.kind === "softmax"));
+    if (gathered !== undefined && gathered.kind === "reduce") {
+      const j = gathered.vars[0].name;
+      return miss(name, `the sum over \`${j}\` reads no value tensor indexed by \`${j}\` itself (\`v[.., ${j}, e]\`): keys and values gathered through a table (a paged cache) run naive`, gathered.span);
+    }
+    return miss(name, `\`${name}\` is not a sum over keys of probabilities times values (\`sum[j](p[.., i, j] * v[.., j, e])\`)`, statement.span);
+  }
   if (contractions.length > 1) return miss(name, `\`${name}\` holds ${contractions.length} contractions over keys; one fused chain takes one`, contractions[1].span);
   const contraction = contractions[0] as Extract<Expr, { kind: "reduce" }>;
   const keyVar = contraction.vars[0];

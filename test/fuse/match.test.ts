@@ -119,4 +119,13 @@ kernel two(q: f32[D, D], k: f32[N, D], v: f32[N, D]) -> (o: f32[D, D]) {
     expect(plan.schedule).toBe("naive");
     expect(plan.misses[0].reason).toMatch(/no value tensor|not a sum over keys|no score/);
   });
+
+  it("names the sum over keys, not the score's sum inside it, where values are gathered through a page table", () => {
+    const plan = planned(`const P = 4
+kernel paged(q: f32[N, D], kc: f32[NP, P, D], vc: f32[NP, P, D], pages: i32[T]) -> (o: f32[N, D]) {
+      o[i, e] = sum[j: T * P](softmax[j](sum[d](q[i, d] * kc[clamp(pages[j / P], 0, NP - 1), j % P, d])) * vc[clamp(pages[j / P], 0, NP - 1), j % P, e])
+    }`, { D: 8 });
+    expect(plan.schedule).toBe("naive");
+    expect(plan.misses[0].reason).toBe("the sum over `j` reads no value tensor indexed by `j` itself (`v[.., j, e]`): keys and values gathered through a table (a paged cache) run naive");
+  });
 });
