@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { releaseDevice } from "../../src/runtime/index.js";
 import type { DType } from "../../src/syntax/ast.js";
-import { exampleSource, examples, reference, runCase, withDtype, type Case } from "./support.js";
+import { exampleSource, examples, naiveOnly, reference, runCase, withDtype, type Case } from "./support.js";
 
 afterAll(() => releaseDevice());
 
@@ -10,8 +10,6 @@ afterAll(() => releaseDevice());
 // pages a sequence (of P = 16 tokens) from a pool of NP.
 const sizes = { B: 2, H: 4, HKV: 2, G: 2, N: 37, M: 53, T: 4, NP: 9 };
 const square = { B: 1, H: 2, HKV: 1, G: 2, N: 70, M: 70, T: 5, NP: 6 };
-/** Examples that do not fuse yet, and why: the fused run takes the naive schedule there. */
-const naiveOnly: Record<string, string> = { "paged-kv.attn": "a paged cache's keys are gathered through the page table (issue 16)" };
 
 describe.each(examples)("%s", (file) => {
   for (const dtype of ["f32", "f16", "bf16"] as DType[]) {

@@ -15,6 +15,9 @@ export const exampleSource = (file: string) => readFileSync(join(examplesDir, fi
 /** Every floating-point tensor's storage type replaced (i32 tensors and scalars stay). */
 export const withDtype = (source: string, dtype: DType): string => source.replace(/\b(f16|bf16|f32)\[/g, `${dtype}[`);
 
+/** Examples that do not fuse yet, and why: they are run naive only. */
+export const naiveOnly: Readonly<Record<string, string>> = { "paged-kv.attn": "a paged cache's keys are gathered through the page table (issue 16)" };
+
 /** Scalars the examples take, at values that keep every variant interesting at small sizes. */
 export const exampleScalars = { G: 2, W: 5, cap: 3, bias: -1 };
 
