@@ -33,7 +33,17 @@ const shapes: WgmmaShape[] = [
   { warpgroups: 3, blockK: 64, overlap: false, producer: true },
 ];
 
-type Case = { program: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
+/** A program file, or with `source` the program's text (`program` then names it). */
+type Case = { program: string; source?: string; defines: Record<string, number>; sizes: Record<string, number>; scalars?: Record<string, number>; note: string };
+
+/** DeepSeek MLA's shape: q and k of head dim DK (576), v and o of DV (512); causal from the bottom right (decode). */
+const mla = (dtype: string, lse: boolean, causal = true) => `const DK = 576
+const DV = 512
+kernel mla_${dtype}${lse ? "_lse" : ""}${causal ? "" : "_full"}(q: ${dtype}[B, H, N, DK], k: ${dtype}[B, H, M, DK], v: ${dtype}[B, H, M, DV]) -> (o: ${dtype}[B, H, N, DV]${lse ? ", lse: f32[B, H, N]" : ""}) {
+  s[b, h, i, j] = ${causal ? "where(j <= i + M - N, sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(DK), -inf)" : "sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(DK)"}
+  o[b, h, i, e] = sum[j](softmax[j](s[b, h, i, j]) * v[b, h, j, e])${lse ? "\n  lse[b, h, i] = logsumexp[j](s[b, h, i, j])" : ""}
+}
+`;
 
 const programs = "bench/cuda/programs";
 const examples = "examples";
@@ -62,6 +72,17 @@ const cases: Case[] = [
   // Products of sizes as dims: the query heads are HKV * G, rows over a product extent.
   { program: `${examples}/gqa.attn`, defines: { D: 128 }, sizes: { B: 1, HKV: 2, G: 4, N: 200 }, note: "GQA with dims HKV * G, D=128 multi-tile" },
   { program: `${programs}/sigmoid-f32.attn`, defines: { D: 32 }, sizes: { B: 3, H: 2, N: 41, M: 57 }, scalars: { bias: -1 }, note: "sigmoid f32 SIMT, key padding incl. klen=0" },
+  // Wide head dims: the mma kernel with the value columns in slices of 256 (blockIdx.z), several query and key tiles.
+  { program: `${programs}/full.attn`, defines: { D: 512 }, sizes: { B: 1, H: 2, N: 130, M: 77 }, note: "full D=512, 2 value slices" },
+  { program: `${programs}/causal.attn`, defines: { D: 512 }, sizes: { B: 1, H: 2, N: 150, M: 150 }, note: "causal D=512, 2 value slices" },
+  { program: `${programs}/gqa-lse.attn`, defines: { D: 512 }, sizes: { B: 1, H: 4, HKV: 2, N: 45, M: 80 }, scalars: { G: 2 }, note: "GQA, sinks, lse D=512 slices" },
+  { program: "mla_f16.attn", source: mla("f16", false), defines: {}, sizes: { B: 2, H: 3, N: 5, M: 300 }, note: "MLA 576/512 decode causal f16" },
+  { program: "mla_f16_full.attn", source: mla("f16", false, false), defines: {}, sizes: { B: 1, H: 2, N: 70, M: 90 }, note: "MLA 576/512 full f16" },
+  { program: "mla_bf16_lse.attn", source: mla("bf16", true), defines: {}, sizes: { B: 1, H: 2, N: 67, M: 140 }, note: "MLA 576/512 causal bf16, lse" },
+  // Wide head dims on the SIMT kernel: 16 lanes a row (f32 576/512); 32 lanes and dynamic shared memory (D=1024).
+  { program: "mla_f32_lse.attn", source: mla("f32", true), defines: {}, sizes: { B: 1, H: 2, N: 37, M: 100 }, note: "MLA 576/512 causal f32 SIMT, lse" },
+  { program: `${programs}/causal.attn`, defines: { D: 1024 }, sizes: { B: 1, H: 2, N: 40, M: 45 }, note: "causal D=1024 SIMT, dynamic smem" },
+  { program: `${programs}/sigmoid-f32.attn`, defines: { D: 1024 }, sizes: { B: 3, H: 1, N: 20, M: 41 }, scalars: { bias: -1 }, note: "sigmoid f32 D=1024 SIMT, dynamic smem, klen=0 in batch 0" },
 ];
 for (const f of (() => { try { return readdirSync(examples).filter((x) => x.endsWith(".attn")).sort(); } catch { return []; } })()) {
   cases.push({ program: join(examples, f), defines: {}, sizes: {}, note: `example ${f}` });
@@ -79,7 +100,7 @@ mkdirSync(join(out, "kernels"), { recursive: true });
 const index: unknown[] = [];
 const compiled = new Set<string>();
 for (const [n, c] of cases.entries()) {
-  const source = readFileSync(c.program, "utf8");
+  const source = c.source ?? readFileSync(c.program, "utf8");
   // Each case runs both kernels an H100 can take: the sm_80 one (mma.sync) and the sm_90a one (wgmma where it applies).
   const [result, hopper] = (["sm_80", "sm_90a"] as const).map((arch) => compile(source, { fileName: c.program, defines: c.defines, target: "cuda", arch }));
   const errors = [...result.diagnostics, ...hopper.diagnostics].filter((d) => d.severity === "error");

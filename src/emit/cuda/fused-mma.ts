@@ -7,7 +7,7 @@ import type { Expr } from "../../check/typed.js";
 import { some } from "../../graph/walk.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import type { TensorSlot } from "./common.js";
+import { maxSharedBytes, type TensorSlot } from "./common.js";
 import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath, unrolled as unrolledIn } from "./fused-tile.js";
 
@@ -19,19 +19,47 @@ export type MmaShape = {
   readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean; readonly minBlocks?: number;
 };
 
-/** A fused kernel and its launch: `persistent` ones get a block for each SM and a work counter (printQueryTileLoop's `take`). */
+/**
+ * A fused kernel and its launch: `persistent` ones get a block for each SM and a work counter (printQueryTileLoop's
+ * `take`); with `valueSlices` (> 1), blockIdx.z picks the slice of the value columns a block computes.
+ */
 export type FusedKernel = {
   readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number; readonly persistent?: boolean;
+  readonly valueSlices?: number;
 };
 
-/** Whether the tensor-core path applies: f16 or bf16 q, k, v of one dtype and head dims that are multiples of 16. */
+/**
+ * The value columns one block of the mma kernel accumulates: DV itself up to 256 (o[DV / 8][4], 128 registers a
+ * thread at 256); a wider DV in the fewest equal slices of at most 256 columns, multiples of 16 and at least 64
+ * (DV = 512: two of 256; 576: three of 192), each by a block of its own (blockIdx.z), which computes S = Q K^T and
+ * the softmax for its slice again. Undefined where no such slicing exists (DV = 272: the SIMT kernel).
+ */
+export function mmaValueSlice(dv: number): number | undefined {
+  if (dv % 16 !== 0) return undefined;
+  if (dv <= 256) return dv;
+  for (let slices = Math.ceil(dv / 256); dv / slices >= 64; slices++) {
+    if ((dv / 16) % slices === 0) return dv / slices;
+  }
+  return undefined;
+}
+
+/** Shared memory of the mma kernel: the Q tile, a K tile and a V tile (the value slice), rows padded by 8 elements. */
+export const mmaSmemBytes = (d: number, valueSlice: number, shape: MmaShape): number =>
+  2 * (16 * shape.mTiles * shape.warps * (d + 8) + shape.blockK * (d + 8) + shape.blockK * (valueSlice + 8));
+
+/**
+ * Whether the tensor-core path applies: f16 or bf16 q, k, v of one dtype, head dims that are multiples of 16, a value
+ * head dim that mmaValueSlice can slice, and tiles (mmaShape) within a block's shared memory (maxSharedBytes).
+ */
 export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => string): boolean {
   const c = stage.chain;
   const dt = dtypeOf(c.q.tensor);
   const sameType = (dt === "f16" || dt === "bf16") && dtypeOf(c.k.tensor) === dt && dtypeOf(c.v.tensor) === dt;
   const d = c.headVar.extent;
   const dv = c.valueVar.extent;
-  return sameType && d.kind === "const" && dv.kind === "const" && d.value % 16 === 0 && dv.value % 16 === 0 && d.value <= 256 && dv.value <= 256;
+  if (!sameType || d.kind !== "const" || dv.kind !== "const" || d.value % 16 !== 0) return false;
+  const slice = mmaValueSlice(dv.value);
+  return slice !== undefined && mmaSmemBytes(d.value, slice, mmaShape(stage)) <= maxSharedBytes;
 }
 
 /** Register budget: accumulators O (DV/8 x 4 x mTiles), scores S (BC/8 x 4 x mTiles), Q (D/16 x 4 x mTiles if held). */
@@ -47,6 +75,7 @@ export function mmaShape(stage: FusedStage): MmaShape {
   if (d <= 128 && dv <= 128) {
     return simpleChain(stage.chain) ? { warps: 4, mTiles: 2, blockK: 32, qInRegisters: false } : { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false };
   }
+  // Wider head dims (up to 256, and past it with the value columns in slices, mmaValueSlice): one m-tile a warp.
   return { warps: 4, mTiles: 1, blockK: 32, qInRegisters: false };
 }
 
@@ -74,9 +103,14 @@ export function printFusedMma(
   const { warps, mTiles: MT, blockK: BC, qInRegisters } = shape;
   const BR = 16 * MT * warps;
   const threads = 32 * warps;
+  // The value columns this kernel's blocks accumulate: all of DV, or a slice of them (blockIdx.z picks which).
+  const slice = mmaValueSlice(DV) ?? DV;
+  const slices = DV / slice;
   const DP = D + 8;
-  const DVP = DV + 8;
-  const smemBytes = 2 * (BR * DP + BC * DP + BC * DVP);
+  const DVP = slice + 8;
+  const smemBytes = mmaSmemBytes(D, slice, shape);
+  // Past 256, fewer of a tile's copies unrolled, so that their addresses fit beside O (255 registers, no spills).
+  const unroll = D > 256 || slices > 1 ? ", 8" : "";
   const t = tileMath(stage);
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => unrolledIn(w, head, body);
@@ -84,7 +118,9 @@ export function printFusedMma(
   w.line(`__global__ void __launch_bounds__(${threads}${shape.minBlocks !== undefined ? `, ${shape.minBlocks}` : ""}) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
     w.line(`typedef ${ctype} T;`);
-    w.line(`constexpr int D = ${D}, DV = ${DV}, MT = ${MT}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
+    if (slices > 1) w.line(`// DV: the value columns of this block, those from e0 on, of the ${DV} in ${slices} slices (blockIdx.z).`);
+    w.line(`constexpr int D = ${D}, DV = ${slice}, MT = ${MT}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
+    if (slices > 1) w.line("const int e0 = blockIdx.z * DV;");
     w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
     w.line("(void)LOG2E; (void)LN2;");
     w.line("const float NEG_INF = __int_as_float(0xff800000);");
@@ -96,9 +132,9 @@ export function printFusedMma(
     w.line("const int warp_row = warp * 16 * MT;  // this warp's first query row in the tile");
     printQueryTileLoop(stage, d, w, () => {
       printPrologue(stage, d, w, slots);
-      w.line("attnc_load_tile<T, BR, D, DP, THREADS>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);");
+      w.line(`attnc_load_tile<T, BR, D, DP, THREADS${unroll}>(sQ, gQ + (long long)i0 * q_rs, q_rs, q_cs, N - i0, vec & 1);`);
       w.line("int kt = next_tile(first);");
-      w.line("if (kt >= 0) attnc_load_tile<T, BC, D, DP, THREADS>(sK, gK + (long long)kt * BC * k_rs, k_rs, k_cs, M - kt * BC, vec & 2);");
+      w.line(`if (kt >= 0) attnc_load_tile<T, BC, D, DP, THREADS${unroll}>(sK, gK + (long long)kt * BC * k_rs, k_rs, k_cs, M - kt * BC, vec & 2);`);
       w.line("attnc_cp_commit();");
       w.line("attnc_cp_wait<0>();");
       w.line("__syncthreads();");
@@ -113,7 +149,7 @@ export function printFusedMma(
       printRowState(t, d, w);
       w.block("while (kt >= 0)", () => {
         w.line("const int j0 = kt * BC;");
-        w.line("attnc_load_tile<T, BC, DV, DVP, THREADS>(sV, gV + (long long)j0 * v_rs, v_rs, v_cs, M - j0, vec & 4);");
+        w.line(`attnc_load_tile<T, BC, DV, DVP, THREADS${unroll}>(sV, gV + (long long)j0 * v_rs${slices > 1 ? " + (long long)e0 * v_cs" : ""}, v_rs, v_cs, M - j0, vec & 4);`);
         w.line("attnc_cp_commit();");
         w.line("attnc_cp_wait<1>();");
         w.line("__syncthreads();");
@@ -142,7 +178,7 @@ export function printFusedMma(
         w.line("const int next = next_tile(kt + 1);");
         w.line("attnc_cp_wait<0>();");
         w.line("__syncthreads();");
-        w.line("if (next >= 0) attnc_load_tile<T, BC, D, DP, THREADS>(sK, gK + (long long)next * BC * k_rs, k_rs, k_cs, M - next * BC, vec & 2);");
+        w.line(`if (next >= 0) attnc_load_tile<T, BC, D, DP, THREADS${unroll}>(sK, gK + (long long)next * BC * k_rs, k_rs, k_cs, M - next * BC, vec & 2);`);
         w.line("attnc_cp_commit();");
         unrolled("for (int kk = 0; kk < BC / 16; ++kk)", () => {
           unrolled("for (int nt2 = 0; nt2 < DV / 16; ++nt2)", () => {
@@ -156,10 +192,10 @@ export function printFusedMma(
         w.line("kt = next;");
       });
       w.line("attnc_cp_wait<0>();");
-      printFinalise(t, d, w, slots);
+      printFinalise(t, d, w, slots, slices > 1 ? { first: "blockIdx.z == 0" } : undefined);
       w.line("__syncthreads();");
     });
   });
   w.line("}");
-  return { name, code: w.toString(), threads, smemBytes, blockQ: BR };
+  return { name, code: w.toString(), threads, smemBytes, blockQ: BR, ...(slices > 1 ? { valueSlices: slices } : {}) };
 }

@@ -1,52 +1,109 @@
-// Emit stage (CUDA): the fused attention kernel without tensor cores (any storage dtype, any head dims up to 256):
-// one thread a query row, key and value tiles in shared memory as f32, the same online softmax as the mma kernel.
+// Emit stage (CUDA): the fused attention kernel without tensor cores (any storage dtype): key and value tiles in shared
+// memory as f32, the same online softmax as the mma kernel. Head dims up to 128: one thread a query row, the query
+// tile in shared memory too. Wider: `lanes` neighbouring threads of a warp share a query row, each holding every
+// lanes-th element of its q row and of its output accumulator in registers, and the lanes' partial dot products are
+// summed across them with shuffles.
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { identifier } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import type { TensorSlot } from "./common.js";
+import { maxSharedBytes, type TensorSlot } from "./common.js";
 import { printOutputStore, printPrologue, printQueryTileLoop, printRowScale, printScoreElement } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
+
+/** Query rows a block (BR), keys a tile (BC), threads a query row (1 or a power of two up to 32), threads a block. */
+export type SimtShape = { readonly rows: number; readonly blockK: number; readonly lanes: number; readonly threads: number };
+
+/** q and output elements a thread may hold in registers beside its scores (wide head dims). */
+const registerBudget = 80;
+const staticSharedBytes = 48 * 1024;
+
+/** Shared memory of the kernel: sQ (one thread a row only), sK and sV, f32 rows padded by one. */
+export const simtSmemBytes = (d: number, dv: number, s: SimtShape): number =>
+  4 * ((s.lanes === 1 ? s.rows * (d + 1) : 0) + s.blockK * (d + 1) + s.blockK * (dv + 1));
+
+/**
+ * The SIMT kernel's shape for head dims d (q, k) and dv (v): up to 64, 64 rows of 32 keys; up to 128, 32 rows of 16
+ * keys (static shared memory under 48 KiB, one thread a row). Wider: the fewest lanes a row (2 to 32) whose q and
+ * output slices fit registerBudget, 256 threads a block, 16 keys a tile where that stays under 48 KiB, 8 otherwise.
+ * Undefined where no shape fits (d + dv past about 2560, or shared memory past maxSharedBytes).
+ */
+export function simtShape(d: number, dv: number): SimtShape | undefined {
+  if (d <= 64 && dv <= 64) return { rows: 64, blockK: 32, lanes: 1, threads: 64 };
+  if (d <= 128 && dv <= 128) return { rows: 32, blockK: 16, lanes: 1, threads: 32 };
+  for (let lanes = 2; lanes <= 32; lanes *= 2) {
+    if (Math.ceil(d / lanes) + Math.ceil(dv / lanes) > registerBudget) continue;
+    const threads = 256;
+    const wide = { rows: threads / lanes, blockK: 16, lanes, threads };
+    const shape = simtSmemBytes(d, dv, wide) <= staticSharedBytes ? wide : { ...wide, blockK: 8 };
+    return simtSmemBytes(d, dv, shape) <= maxSharedBytes ? shape : undefined;
+  }
+  return undefined;
+}
 
 export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>): FusedKernel {
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  // Static shared memory stays under 48 KiB: (BR + BC) x (D + 1) + BC x (DV + 1) floats.
-  const wide = D > 64 || DV > 64;
-  const BR = wide ? 32 : 64;
-  const BC = wide ? 16 : 32;
+  const shape = simtShape(D, DV);
+  if (shape === undefined) throw new Error(`internal: no SIMT kernel for head dims ${D} and ${DV} (cudaFusedUnsupportedReason)`);
+  const { rows: BR, blockK: BC, lanes: L, threads } = shape;
+  const smemBytes = simtSmemBytes(D, DV, shape);
+  const dynamic = smemBytes > staticSharedBytes;
   const ctype = (t: string) => slots.get(t)!.ctype;
   const softmax = c.normalizer.kind === "softmax";
+  const iName = identifier(c.queryVar.name);
   const w = new CodeWriter();
-  w.line(`__global__ void __launch_bounds__(${BR}) ${name}(const Params p, const int vec, const int group) {`);
+  w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
     w.line(`typedef ${ctype(c.q.tensor)} T;`);
     w.line(`typedef ${ctype(c.k.tensor)} TK;`);
     w.line(`typedef ${ctype(c.v.tensor)} TV;`);
-    w.line(`constexpr int D = ${D}, DV = ${DV}, BR = ${BR}, BC = ${BC};`);
+    if (L === 1) w.line(`constexpr int D = ${D}, DV = ${DV}, BR = ${BR}, BC = ${BC};`);
+    else {
+      // LANES threads a row: lane `part` of a row holds its elements part, part + LANES, ... (EQ of q, EV of o).
+      w.line(`constexpr int D = ${D}, DV = ${DV}, BR = ${BR}, BC = ${BC}, LANES = ${L}, THREADS = ${threads};`);
+      w.line("constexpr int EQ = (D + LANES - 1) / LANES, EV = (DV + LANES - 1) / LANES;");
+    }
     w.line("constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;");
     w.line("(void)LOG2E; (void)LN2; (void)vec;");
     w.line("const float NEG_INF = __int_as_float(0xff800000);");
-    w.line("__shared__ float sQ[BR][D + 1];");
-    w.line("__shared__ float sK[BC][D + 1];");
-    w.line("__shared__ float sV[BC][DV + 1];");
+    if (L === 1) w.line("__shared__ float sQ[BR][D + 1];");
+    if (dynamic) {
+      // Past 48 KiB: dynamic shared memory, which the launch opts into (cudaFuncSetAttribute).
+      w.line("extern __shared__ __align__(16) unsigned char smem_raw[];");
+      w.line("float (*sK)[D + 1] = reinterpret_cast<float (*)[D + 1]>(smem_raw);");
+      w.line("float (*sV)[DV + 1] = reinterpret_cast<float (*)[DV + 1]>(smem_raw + sizeof(float) * BC * (D + 1));");
+    } else {
+      w.line("__shared__ float sK[BC][D + 1];");
+      w.line("__shared__ float sV[BC][DV + 1];");
+    }
+    const stride = L === 1 ? "BR" : "THREADS";
     printQueryTileLoop(stage, d, w, () => {
       printPrologue(stage, d, w, slots, { q: "T", k: "TK", v: "TV" });
       w.line("(void)first;");
-      w.line("for (int x = threadIdx.x; x < BR * D; x += BR) { const int r = x / D, dd = x % D; sQ[r][dd] = i0 + r < N ? attnc_to_float(gQ[(long long)(i0 + r) * q_rs + dd * q_cs]) : 0.0f; }");
-      w.line("const int i_raw = i0 + threadIdx.x;");
-      w.line(`const int ${identifier(c.queryVar.name)} = min(i_raw, N - 1);`);
-      w.line("float acc[DV];");
+      if (L === 1) {
+        w.line("for (int x = threadIdx.x; x < BR * D; x += BR) { const int r = x / D, dd = x % D; sQ[r][dd] = i0 + r < N ? attnc_to_float(gQ[(long long)(i0 + r) * q_rs + dd * q_cs]) : 0.0f; }");
+        w.line("const int i_raw = i0 + threadIdx.x;");
+      } else {
+        // The lanes of a row are neighbours in one warp (LANES divides 32), so a row's shuffles stay in its warp.
+        w.line("const int part = threadIdx.x % LANES;");
+        w.line("const int i_raw = i0 + threadIdx.x / LANES;");
+        w.line("float qreg[EQ];");
+        w.line("#pragma unroll");
+        w.line("for (int u = 0; u < EQ; ++u) { const int dd = part + u * LANES; qreg[u] = i_raw < N && dd < D ? attnc_to_float(gQ[(long long)i_raw * q_rs + dd * q_cs]) : 0.0f; }");
+      }
+      w.line(`const int ${iName} = min(i_raw, N - 1);`);
+      w.line(L === 1 ? "float acc[DV];" : "float acc[EV];");
       w.line("#pragma unroll");
-      w.line("for (int e = 0; e < DV; ++e) acc[e] = 0.0f;");
+      w.line(L === 1 ? "for (int e = 0; e < DV; ++e) acc[e] = 0.0f;" : "for (int u = 0; u < EV; ++u) acc[u] = 0.0f;");
       // The running max and sum of a softmax (an element-wise normaliser has none).
       if (softmax) w.line("float m_run = NEG_INF, l_run = 0.0f;");
       w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1))", () => {
         w.line("const int j0 = kt * BC;");
         w.line("__syncthreads();");
-        w.line("for (int x = threadIdx.x; x < BC * D; x += BR) { const int r = x / D, dd = x % D; sK[r][dd] = j0 + r < M ? attnc_to_float(gK[(long long)(j0 + r) * k_rs + dd * k_cs]) : 0.0f; }");
-        w.line("for (int x = threadIdx.x; x < BC * DV; x += BR) { const int r = x / DV, ee = x % DV; sV[r][ee] = j0 + r < M ? attnc_to_float(gV[(long long)(j0 + r) * v_rs + ee * v_cs]) : 0.0f; }");
+        w.line(`for (int x = threadIdx.x; x < BC * D; x += ${stride}) { const int r = x / D, dd = x % D; sK[r][dd] = j0 + r < M ? attnc_to_float(gK[(long long)(j0 + r) * k_rs + dd * k_cs]) : 0.0f; }`);
+        w.line(`for (int x = threadIdx.x; x < BC * DV; x += ${stride}) { const int r = x / DV, ee = x % DV; sV[r][ee] = j0 + r < M ? attnc_to_float(gV[(long long)(j0 + r) * v_rs + ee * v_cs]) : 0.0f; }`);
         w.line("__syncthreads();");
         w.line("const bool guarded = !tile_full(kt) || j0 + BC > M;");
         w.line("float s[BC];");
@@ -55,8 +112,17 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
           w.line("const int j_raw = j0 + jj;");
           w.line(`const int ${identifier(c.keyVar.name)} = min(j_raw, M - 1);`);
           w.line("float dot = 0.0f;");
-          w.line("#pragma unroll 8");
-          w.line("for (int dd = 0; dd < D; ++dd) dot = fmaf(sQ[threadIdx.x][dd], sK[jj][dd], dot);");
+          if (L === 1) {
+            w.line("#pragma unroll 8");
+            w.line("for (int dd = 0; dd < D; ++dd) dot = fmaf(sQ[threadIdx.x][dd], sK[jj][dd], dot);");
+          } else {
+            w.line("#pragma unroll");
+            w.line(`for (int u = 0; u < EQ; ++u) ${D % L === 0 ? "" : "if (part + u * LANES < D) "}dot = fmaf(qreg[u], sK[jj][part + u * LANES], dot);`);
+            // A butterfly: every lane of the row ends with the same sum (a + b == b + a in IEEE arithmetic), so the
+            // lanes agree on each score, the running max and sum, and the row's tile classes.
+            w.line("#pragma unroll");
+            w.line("for (int off = LANES / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);");
+          }
           w.line("s[jj] = dot;");
           printScoreElement(stage, d, w, "s[jj]");
         });
@@ -69,27 +135,41 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
           w.line("m_run = mx;");
           w.line("l_run *= alpha;");
           w.line("#pragma unroll");
-          w.line("for (int e = 0; e < DV; ++e) acc[e] *= alpha;");
+          w.line(L === 1 ? "for (int e = 0; e < DV; ++e) acc[e] *= alpha;" : "for (int u = 0; u < EV; ++u) acc[u] *= alpha;");
           w.line("#pragma unroll");
           w.line("for (int jj = 0; jj < BC; ++jj) { s[jj] = attnc_exp2(s[jj] - base); l_run += s[jj]; }");
         }
-        w.line("#pragma unroll 4");
+        // Wide rows unroll every key, so that s stays in registers (BC is 8 or 16 there).
+        w.line(L === 1 ? "#pragma unroll 4" : "#pragma unroll");
         w.block("for (int jj = 0; jj < BC; ++jj)", () => {
           w.line("#pragma unroll");
-          w.line("for (int e = 0; e < DV; ++e) acc[e] = fmaf(s[jj], sV[jj][e], acc[e]);");
+          w.line(L === 1
+            ? "for (int e = 0; e < DV; ++e) acc[e] = fmaf(s[jj], sV[jj][e], acc[e]);"
+            : `for (int u = 0; u < EV; ++u) ${DV % L === 0 ? "" : "if (part + u * LANES < DV) "}acc[u] = fmaf(s[jj], sV[jj][part + u * LANES], acc[u]);`);
         });
       });
       w.block("if (i_raw < N)", () => {
-        printRowScale(stage, d, w, slots, "m_run", "l_run", "true");
+        // One lane of a row writes its statistics; each writes its own output elements.
+        printRowScale(stage, d, w, slots, "m_run", "l_run", L === 1 ? "true" : "part == 0");
+        const e = identifier(c.valueVar.name);
         w.line("#pragma unroll");
-        w.block(`for (int ${identifier(c.valueVar.name)} = 0; ${identifier(c.valueVar.name)} < DV; ++${identifier(c.valueVar.name)})`, () => {
-          w.line(`const float r_acc = acc[${identifier(c.valueVar.name)}] * scale;`);
-          printOutputStore(stage, d, w, slots);
-        });
+        if (L === 1) {
+          w.block(`for (int ${e} = 0; ${e} < DV; ++${e})`, () => {
+            w.line(`const float r_acc = acc[${e}] * scale;`);
+            printOutputStore(stage, d, w, slots);
+          });
+        } else {
+          w.block("for (int u = 0; u < EV; ++u)", () => {
+            w.line(`const int ${e} = part + u * LANES;`);
+            if (DV % L !== 0) w.line(`if (${e} >= DV) continue;`);
+            w.line("const float r_acc = acc[u] * scale;");
+            printOutputStore(stage, d, w, slots);
+          });
+        }
       });
       w.line("__syncthreads();");
     });
   });
   w.line("}");
-  return { name, code: w.toString(), threads: BR, smemBytes: 0, blockQ: BR };
+  return { name, code: w.toString(), threads, smemBytes: dynamic ? smemBytes : 0, blockQ: BR };
 }

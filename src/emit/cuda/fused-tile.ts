@@ -193,8 +193,12 @@ export function printRescaleAndPack(t: TileMath, w: CodeWriter, declarePa = true
   });
 }
 
-/** After the key loop: quad-reduces the row sums, folds the sink, writes the outputs and row statistics. */
-export function printFinalise(t: TileMath, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>): void {
+/**
+ * After the key loop: quad-reduces the row sums, folds the sink, writes the outputs and row statistics. With
+ * `slice`, the block owns the DV value columns from `e0` on (the kernel declares e0) of a wider value head dim: its
+ * accumulator column x is output column e0 + x, and only the block of the first slice writes the row statistics.
+ */
+export function printFinalise(t: TileMath, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, slice?: { first: string }): void {
   const c = t.stage.chain;
   unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
     unrolled(w, "for (int r = 0; r < 2; ++r)", () => {
@@ -203,10 +207,10 @@ export function printFinalise(t: TileMath, d: Dialect, w: CodeWriter, slots: Rea
       w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + r * 8;");
       w.line("if (i_raw >= N) continue;");
       w.line(`const int ${identifier(c.queryVar.name)} = i_raw;`);
-      printRowScale(t.stage, d, w, slots, "m_run[mt][r]", "l_run[mt][r]", "(lane & 3) == 0");
+      printRowScale(t.stage, d, w, slots, "m_run[mt][r]", "l_run[mt][r]", slice ? `(lane & 3) == 0 && ${slice.first}` : "(lane & 3) == 0");
       unrolled(w, "for (int nt = 0; nt < DV / 8; ++nt)", () => {
         unrolled(w, "for (int c2 = 0; c2 < 2; ++c2)", () => {
-          w.line(`const int ${identifier(c.valueVar.name)} = nt * 8 + (lane & 3) * 2 + c2;`);
+          w.line(`const int ${identifier(c.valueVar.name)} = ${slice ? "e0 + " : ""}nt * 8 + (lane & 3) * 2 + c2;`);
           w.line("const float r_acc = o[mt][nt][r * 2 + c2] * scale;");
           printOutputStore(t.stage, d, w, slots);
         });

@@ -9,7 +9,7 @@ import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
 import type { TensorSlot } from "./common.js";
 import { mmaEligible, mmaShape, printFusedMma, type FusedKernel, type MmaShape } from "./fused-mma.js";
-import { printFusedSimt } from "./fused-simt.js";
+import { printFusedSimt, simtShape } from "./fused-simt.js";
 import { printFusedWgmma, wgmmaEligible, wgmmaShape, type WgmmaShape } from "./fused-wgmma.js";
 import { printWgmma, wgmmaName, wgmmaPrelude, type WgmmaForm } from "./wgmma.js";
 import { naiveThreads, printNaive } from "./naive.js";
@@ -33,13 +33,27 @@ export type CudaProgram = { readonly source: string; readonly header: string };
 const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
 
-/** Why the fused CUDA kernels cannot run this stage (undefined where they can): their head dims are template constants. */
-export function cudaFusedUnsupportedReason(stage: FusedStage): string | undefined {
-  for (const x of [stage.chain.headVar, stage.chain.valueVar]) {
+/**
+ * Why the fused CUDA kernels cannot run this stage (undefined where they can): their head dims are template constants,
+ * and bounded by registers and shared memory (the tensor-core kernel's, mmaEligible, or the SIMT kernel's, simtShape).
+ */
+export function cudaFusedUnsupportedReason(stage: FusedStage, dtypeOf: (tensor: string) => DType): string | undefined {
+  const { headVar, valueVar } = stage.chain;
+  for (const x of [headVar, valueVar]) {
     if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${showExtent(x.extent)}\`; the fused CUDA kernels need it fixed at compile time (${fixAtCompileTime(x.extent)})`;
+  }
+  const [d, dv] = [headVar, valueVar].map((x) => (x.extent as { value: number }).value);
+  if (!mmaEligible(stage, dtypeOf) && simtShape(d, dv) === undefined) {
+    return `the head dims \`${headVar.name}\` = ${d} and \`${valueVar.name}\` = ${dv} are too wide for the fused CUDA kernels' registers and shared memory`;
   }
   return undefined;
 }
+
+/** The storage dtype of each of a plan's tensors (inputs, outputs and intermediates) by name. */
+const dtypeLookup = (plan: KernelPlan) => {
+  const types = new Map([...plan.kernel.inputs, ...plan.kernel.outputs, ...plan.buffers].map((t) => [t.name, t.dtype]));
+  return (tensor: string): DType => types.get(tensor)!;
+};
 
 export type CudaBuild = {
   readonly program: CudaProgram | undefined;
@@ -51,14 +65,14 @@ export type CudaBuild = {
 
 /** The kernel's plan as CUDA: fused where the fused kernels can run it, naive otherwise (as buildWgsl). */
 export function buildCuda(plan: KernelPlan, options: CudaOptions): CudaBuild {
-  const reasons = plan.stages.flatMap((s) => (s.kind === "fused" ? [cudaFusedUnsupportedReason(s)] : [])).filter((r): r is string => r !== undefined);
+  const reasons = plan.stages.flatMap((s) => (s.kind === "fused" ? [cudaFusedUnsupportedReason(s, dtypeLookup(plan))] : [])).filter((r): r is string => r !== undefined);
   const cudaPlan = reasons.length > 0 ? planKernel(plan.kernel, "naive").plan : plan;
   return { program: emitCuda(cudaPlan, options), plan: cudaPlan, ...(reasons.length > 0 ? { fallback: reasons[0] } : {}) };
 }
 
 /** The plan as CUDA; undefined where a fused stage cannot be compiled (buildCuda runs the naive plan then). */
 export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | undefined {
-  if (plan.stages.some((s) => s.kind === "fused" && cudaFusedUnsupportedReason(s) !== undefined)) return undefined;
+  if (plan.stages.some((s) => s.kind === "fused" && cudaFusedUnsupportedReason(s, dtypeLookup(plan)) !== undefined)) return undefined;
   const k = plan.kernel;
   const manifestTensors = [...k.inputs, ...k.outputs];
   const tensors: TensorInfo[] = [...manifestTensors, ...plan.buffers];
@@ -227,10 +241,11 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
               w.line("if (err == cudaSuccess) err = cudaMemsetAsync(counter, 0, sizeof(unsigned long long), stream);");
             } else {
               w.line("const long long groups = (rows + group - 1) / group;");
-              w.line("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
+              // blockIdx.z: the slice of the value columns (mmaValueSlice), where the kernel has several.
+              w.line(`const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL)${(kernel.valueSlices ?? 1) > 1 ? `, ${kernel.valueSlices}` : ""});`);
             }
             if (kernel.smemBytes > 48 * 1024) {
-              w.line(`err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
+              w.line(`if (err == cudaSuccess) err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
             }
             w.block("if (err == cudaSuccess)", () => {
               w.line(`${kernel.name}<<<grid, ${kernel.threads}, ${kernel.smemBytes}, stream>>>(p, vec, (int)group${kernel.persistent ? ", counter" : ""});`);

@@ -104,13 +104,15 @@ template <> struct attnc_mma<__nv_bfloat16> {
 
 // Copies a ROWS x COLS tile (row r at g + r * row_stride, columns at col_stride) into shared memory with row pitch
 // PITCH; rows at or past valid_rows are zero-filled. 16-byte cp.async where the layout allows, element copies otherwise.
-template <typename T, int ROWS, int COLS, int PITCH, int THREADS>
+// UNROLL: how many of a thread's copies of a whole tile are unrolled (all of them, up to 32, unless given; wide head
+// dims take 8, which keeps fewer addresses live beside a large accumulator).
+template <typename T, int ROWS, int COLS, int PITCH, int THREADS, int UNROLL = 32>
 __device__ inline __attribute__((always_inline)) void attnc_load_tile(T* s, const T* g, long long row_stride, long long col_stride, int valid_rows, bool vec) {
   constexpr int CHUNKS = COLS / 8;
   constexpr int TOTAL = ROWS * CHUNKS;
   if (vec && valid_rows >= ROWS) {
     // The common case, a whole tile of contiguous rows: unrolled 16-byte copies, no per-chunk checks.
-#pragma unroll
+#pragma unroll UNROLL
     for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
       const int c = threadIdx.x + it * THREADS;
       if (TOTAL % THREADS == 0 || c < TOTAL) {
