@@ -1,4 +1,4 @@
-// Non-finite semantics on the GPU (docs/language.md section 6): writes, for a few programs with +inf/-inf/NaN scores,
+// Non-finite semantics on the GPU (docs/language.md section 7): writes, for a few programs with +inf/-inf/NaN scores,
 // sinks and divisors, each fused CUDA kernel (tensor cores mma.sync and wgmma, and SIMT), a host driver (no torch),
 // its f32 inputs and the interpreter's outputs. Usage:
 //   tsx bench/cuda/nonfinite.ts OUTDIR            # here
@@ -48,7 +48,9 @@ if (check) {
   for (const j of jobs) {
     const dir = `${root}/${j.name}`;
     if (!existsSync(`${dir}/out.bin`)) { console.log(`${j.name}: no out.bin`); failed++; continue; }
-    const got = new Float32Array(readFileSync(`${dir}/out.bin`).buffer.slice(0));
+    // A small file's Buffer is a view into Node's shared pool: take its own bytes, not the pool's.
+    const bytes = readFileSync(`${dir}/out.bin`);
+    const got = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     const want = JSON.parse(readFileSync(`${dir}/want.json`, "utf8")) as Record<string, string[]>;
     let off = 0;
     for (const [name, values] of Object.entries(want)) {

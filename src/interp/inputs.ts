@@ -63,7 +63,7 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>): { maxR
   let zeroMismatches = 0;
   let nan = 0;
   for (let x = 0; x < want.length; x++) {
-    if (Number.isNaN(got[x])) nan++;
+    if (Number.isNaN(got[x])) nan += Number.isNaN(want[x]) ? 0 : 1;
     else if (!Number.isFinite(want[x]) || want[x] === 0) zeroMismatches += got[x] === want[x] ? 0 : 1;
     else maxRel = Math.max(maxRel, Math.abs(got[x] - want[x]) / scale);
   }

@@ -131,7 +131,7 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
           w.line("#pragma unroll");
           w.line("for (int jj = 0; jj < BC; ++jj) mx = fmaxf(mx, s[jj]);");
           w.line("const float base = mx == NEG_INF ? 0.0f : attnc_below_inf(mx);  // kept finite (language.md 6)");
-          w.line("const float alpha = attnc_exp2(m_run - base);");
+          w.line("const float alpha = attnc_exp2(attnc_below_inf(m_run) - base);  // 1 after a +inf score, not inf");
           w.line("m_run = mx;");
           w.line("l_run *= alpha;");
           w.line("#pragma unroll");

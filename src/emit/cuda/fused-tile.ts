@@ -157,7 +157,8 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
         // The base is the running max kept finite (once a row and tile, no work a score): +inf scores give
         // exp2(+inf) = +inf, not exp2(inf - inf) = NaN, so the row sum is +inf and logsumexp +inf (language.md 6).
         w.line("base[r] = mx[r] == NEG_INF ? 0.0f : attnc_below_inf(mx[r]);");
-        w.line("alpha[mt][r] = attnc_exp2(m_run[mt][r] - base[r]);");
+        // The previous max kept finite too: after a +inf score alpha is 1, not inf (a thread's partial sum may be 0).
+        w.line("alpha[mt][r] = attnc_exp2(attnc_below_inf(m_run[mt][r]) - base[r]);");
         w.line("m_run[mt][r] = mx[r];");
         w.line("l_run[mt][r] *= alpha[mt][r];");
       });

@@ -313,7 +313,9 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
           w.line("// exp2 gives 0, never NaN; one that has seen +inf at the largest, so a +inf score gives +inf (language.md 6).");
           for (const r of range(4)) {
             w.line(`let base${r} = min(max(tile_max${r}, ${lowest}), ${largest});`);
-            w.line(`let alpha${r} = exp2(m${r} - base${r});`);
+            // The previous max kept finite too: after a +inf score both bases are the largest f32 and alpha is 1, where
+            // exp2(inf - base) would be inf and turn an invocation's partial sum of 0 into 0 * inf = NaN.
+            w.line(`let alpha${r} = exp2(min(m${r}, ${largest}) - base${r});`);
             w.line(`s${r} = exp2(s${r} - vec4f(base${r}));`);
             w.line(`l${r} = l${r} * alpha${r} + (s${r}.x + s${r}.y + s${r}.z + s${r}.w);`);
             w.line(range(G).map((g) => `o${r}_${g} = o${r}_${g} * alpha${r};`).join(" "));
