@@ -12,7 +12,6 @@ import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
 import { printFinalise, printRowState, printRescaleAndPack, printMaskPrefetch, printScores, tileMath } from "./fused-tile.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
-import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };
 
@@ -59,7 +58,7 @@ export function printRunPV(w: CodeWriter, rs: WgmmaForm, vBuffer: string): void 
 export function printFusedWgmma(
   name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
 ): WgmmaKernel {
-  if (shape.producer) return printFusedWgmmaWs(name, stage, d, slots, ctype, shape);
+  if (shape.producer) throw new Error("internal: a producer warpgroup is fused-wgmma-ws.ts's kernel");
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;

@@ -13,6 +13,7 @@ import type { TensorSlot } from "./common.js";
 import { printFusedMma, type FusedKernel } from "./fused-mma.js";
 import { printFusedSimt } from "./fused-simt.js";
 import { printFusedWgmma } from "./fused-wgmma.js";
+import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 import { printWgmma, wgmmaName, wgmmaPrelude, type WgmmaForm } from "./wgmma.js";
 import { printNaive } from "./naive.js";
 import { commentText, nameText } from "../names.js";
@@ -82,7 +83,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
     const at = { stage: i, l2Budget: s.l2Budget };
     if (s.path === "simt") kernels.push({ kind: "fused", ...at, path: "simt", ...printFusedSimt(name, stage, d, slots, s) });
     else if (s.path === "wgmma") {
-      const kernel = printFusedWgmma(name, stage, fast, slots, ctype, s);
+      const kernel = (s.producer ? printFusedWgmmaWs : printFusedWgmma)(name, stage, fast, slots, ctype, s);
       for (const f of kernel.forms) forms.set(wgmmaName(f), f);
       kernels.push({ kind: "fused", ...at, path: "wgmma", ...kernel });
     } else kernels.push({ kind: "fused", ...at, path: "mma", ...printFusedMma(name, stage, fast, slots, ctype, s) });
