@@ -5,9 +5,10 @@ import type { Diagnostic } from "./diagnostics/diagnostic.js";
 import type { CheckedKernel } from "./check/typed.js";
 import { planKernel, type KernelPlan } from "./plan/plan.js";
 import { resolve } from "./diagnostics/source.js";
-import { buildWgsl, type WgslLimits } from "./emit/wgsl/index.js";
-import { warning } from "./diagnostics/diagnostic.js";
-import { buildCuda } from "./emit/cuda/index.js";
+import { buildWgsl, type WgslBuild, type WgslLimits } from "./emit/wgsl/index.js";
+import { error, warning } from "./diagnostics/diagnostic.js";
+import type { TileScheduleOverride } from "./schedule/types.js";
+import { buildCuda, type CudaBuild } from "./emit/cuda/index.js";
 import { emitTsWrapper } from "./emit/ts/index.js";
 import { baseName } from "./emit/names.js";
 
@@ -22,6 +23,11 @@ export type CompileOptions = {
   readonly arch?: "sm_80" | "sm_90a";
   /** The workgroup memory WGSL kernels may use (default 16 KiB, which every WebGPU device offers). */
   readonly wgslLimits?: WgslLimits;
+  /**
+   * Fields of the tile schedule to pin in every fused stage, per target (src/schedule/types.ts), e.g.
+   * `{ cuda: { path: "mma", warps: 8 }, wgsl: { blockQ: 32, blockK: 32 } }`; one that cannot run is an error.
+   */
+  readonly tileSchedule?: TileScheduleOverride;
 };
 
 export type CompiledKernel = {
@@ -35,6 +41,8 @@ export type CompiledKernel = {
   readonly ts?: string;
   readonly cuda?: string;
   readonly header?: string;
+  /** The pinned tile schedule it was compiled with (the runtime keeps it where it rebuilds the WGSL). */
+  readonly tileSchedule?: TileScheduleOverride;
 };
 
 export type CompileResult = { readonly diagnostics: readonly Diagnostic[]; readonly kernels: readonly CompiledKernel[] };
@@ -62,31 +70,27 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     diagnostics.push(...planned.diagnostics.map((d) => resolve(front.file, d)));
     if (planned.diagnostics.some((d) => d.severity === "error")) continue;
     const plan = planned.plan;
+    const pin = options.tileSchedule;
+    // WGSL's fused kernel needs compile-time head dims and a tile that fits, the CUDA ones compile-time head dims;
+    // otherwise the target runs the naive plan.
+    const wgsl: WgslBuild | undefined = target === "cuda" ? undefined : buildWgsl(plan, options.wgslLimits, { fileName: inputName }, pin?.wgsl);
+    const cuda: CudaBuild | undefined = target === "wgsl" ? undefined : buildCuda(plan, options.arch ?? "sm_80", pin?.cuda);
+    for (const [name, build] of [["WGSL", wgsl], ["CUDA", cuda]] as const) {
+      if (build?.schedule.fallback !== undefined) {
+        diagnostics.push(resolve(front.file, warning(k.span, `the ${name} kernel \`${k.name}\` runs the naive schedule: ${build.schedule.fallback}`)));
+      }
+      for (const message of build?.errors ?? []) diagnostics.push(resolve(front.file, error(k.span, message)));
+    }
+    if (wgsl?.errors.length || cuda?.errors.length) continue;
+    const tileSchedule = { ...(cuda ? { cuda: cuda.schedule } : {}), ...(wgsl ? { wgsl: wgsl.schedule } : {}) };
     const manifest = manifestOf(k, plan.schedule);
-    let compiled: CompiledKernel = { name: k.name, manifest, checked: k, plan };
-    if (target !== "cuda") {
-      // WGSL's fused kernel needs compile-time head dims and a tile that fits; otherwise its WGSL runs the naive plan.
-      const build = buildWgsl(plan, options.wgslLimits, { fileName: inputName });
-      if (build.fallback !== undefined) {
-        diagnostics.push(resolve(front.file, warning(k.span, `the WGSL kernel \`${k.name}\` runs the naive schedule: ${build.fallback}`)));
-      }
-      const wgslPlan = build.plan;
-      const wgsl = build.program;
-      if (wgsl !== undefined) {
-        const withLayout: Manifest = { ...manifest, webgpu: wgsl.layout };
-        const ts = emitTsWrapper(withLayout, wgsl.code, { fileName: inputName });
-        compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.code, wgslPlan, ts };
-      }
+    let compiled: CompiledKernel = { name: k.name, manifest: { ...manifest, tileSchedule }, checked: k, plan, ...(pin !== undefined ? { tileSchedule: pin } : {}) };
+    if (wgsl?.program !== undefined) {
+      const withLayout: Manifest = { ...manifest, webgpu: wgsl.program.layout, tileSchedule };
+      const ts = emitTsWrapper(withLayout, wgsl.program.code, { fileName: inputName });
+      compiled = { ...compiled, manifest: withLayout, wgsl: wgsl.program.code, wgslPlan: wgsl.plan, ts };
     }
-    if (target !== "wgsl") {
-      // The fused CUDA kernels need compile-time head dims too; otherwise the CUDA runs the naive plan.
-      const build = buildCuda(plan, { arch: options.arch ?? "sm_80" });
-      if (build.fallback !== undefined) {
-        diagnostics.push(resolve(front.file, warning(k.span, `the CUDA kernel \`${k.name}\` runs the naive schedule: ${build.fallback}`)));
-      }
-      const cuda = build.program;
-      if (cuda !== undefined) compiled = { ...compiled, cuda: cuda.source, header: cuda.header };
-    }
+    if (cuda?.program !== undefined) compiled = { ...compiled, cuda: cuda.program.source, header: cuda.program.header };
     kernels.push(compiled);
   }
   return { diagnostics, kernels };

@@ -2,6 +2,7 @@
 import { dimOf, type CheckedKernel } from "./check/typed.js";
 import type { DType } from "./syntax/ast.js";
 import type { WebGpuLayout } from "./emit/wgsl/layout.js";
+import type { CudaSchedule, WgslSchedule } from "./schedule/types.js";
 
 export type Schedule = "fused" | "naive";
 
@@ -21,6 +22,12 @@ export type Manifest = {
   readonly scalars: readonly { readonly name: string; readonly dtype: "f32" | "i32" }[];
   /** How the WGSL binds and dispatches (present where WGSL was emitted). */
   readonly webgpu?: WebGpuLayout;
+  /**
+   * Each target's schedule (src/schedule/types.ts): the plan it runs ("fused", or "naive" with `fallback` where the
+   * target's fused kernel cannot run the kernel's plan) and a record for each of its stages; present for each target
+   * compiled.
+   */
+  readonly tileSchedule?: { readonly cuda?: CudaSchedule; readonly wgsl?: WgslSchedule };
 };
 
 

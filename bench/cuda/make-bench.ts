@@ -5,22 +5,20 @@ import { join } from "node:path";
 import { compile } from "../../src/compile.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { emitCuda } from "../../src/emit/cuda/index.js";
-import { mmaShape, type MmaShape } from "../../src/emit/cuda/fused-mma.js";
-import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
-import type { FusedStage } from "../../src/plan/plan.js";
-import { wgmmaShapeTag } from "./shape-tag.js";
+import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import { wgmmaPin, wgmmaShapeTag } from "./shape-tag.js";
 
 // Kernels timed beside the default (the sm_90a wgmma kernel where it applies): the mma.sync kernel at its own
 // default shape (tagged mma), and other wgmma tile shapes (tagged by shape-tag.ts); earlier runs tried more mma.sync shapes
 // (bench/results/cuda-notes.md).
-type Variant = { readonly tag: string; readonly options: { mma?: MmaShape; wgmma?: WgmmaShape; l2Budget?: number } };
-function variants(stage: FusedStage, D: number, program: string): Variant[] {
+type Variant = { readonly tag: string; readonly pin: Readonly<Record<string, unknown>> };
+function variants(D: number, program: string): Variant[] {
   const wgmma = (warpgroups: number, blockK: number, overlap = true, producer = false, stages = 2, pingpong = false, persistent = false): Variant => {
     const shape = { warpgroups, blockK, overlap, producer, stages, pingpong, persistent };
-    return { tag: wgmmaShapeTag(shape), options: { wgmma: shape } };
+    return { tag: wgmmaShapeTag(shape), pin: wgmmaPin(shape) };
   };
   // rows: the default kernel with its rows one after another (the order before step 16); l2b24: row groups of 24 MB.
-  const out: Variant[] = [{ tag: "mma", options: { mma: mmaShape(stage) } }, { tag: "rows", options: { l2Budget: 0 } }, { tag: "l2b24", options: { l2Budget: 24 << 20 } }, wgmma(2, 64), wgmma(2, 128), wgmma(1, 64), wgmma(1, 64, false),
+  const out: Variant[] = [{ tag: "mma", pin: { path: "mma" } }, { tag: "rows", pin: { l2Budget: 0 } }, { tag: "l2b24", pin: { l2Budget: 24 << 20 } }, wgmma(2, 64), wgmma(2, 128), wgmma(1, 64), wgmma(1, 64, false),
     wgmma(2, 64, false, true), wgmma(2, 64, true, true), wgmma(2, 128, false, true), wgmma(2, 128, true, true), wgmma(2, 64, false, true, 3),
     wgmma(2, 64, true, true, 2, true), wgmma(2, 128, true, true, 2, true),
     wgmma(2, 64, true, true, 2, true, true), wgmma(2, 128, true, true, 2, true, true), wgmma(2, 64, false, true, 2, false, true), wgmma(2, 128, false, true, 2, false, true)];
@@ -44,10 +42,9 @@ for (const [program, D] of builds) {
   writeFileSync(join(out, `${tag}.cu`), k.cuda!.replaceAll(`attnc_${k.name}`, `attnc_${tag}`));
   writeFileSync(join(out, `${tag}.json`), JSON.stringify(k.manifest, null, 1));
   const plan = planKernel(k.checked).plan;
-  const stage = plan.stages.find((x): x is FusedStage => x.kind === "fused")!;
-  for (const v of variants(stage, D, program)) {
+  for (const v of variants(D, program)) {
     const variant = `${tag}__${v.tag}`;
-    const cuda = emitCuda(plan, { arch: "sm_90a", ...v.options })!;
+    const cuda = emitCuda(plan, pinnedCudaSchedule(plan, "sm_90a", v.pin));
     writeFileSync(join(out, `${variant}.cu`), cuda.source.replaceAll(`attnc_${k.name}`, `attnc_${variant}`));
   }
 }

@@ -9,8 +9,8 @@ import { documentIds } from "../../src/interp/inputs.js";
 import { extentValueOf, type CheckedKernel, type Extent } from "../../src/check/typed.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { emitCuda } from "../../src/emit/cuda/index.js";
-import type { WgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
-import { wgmmaShapeTag } from "./shape-tag.js";
+import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import { wgmmaPin, wgmmaShapeTag, type WgmmaShape } from "./shape-tag.js";
 
 // wgmma tile shapes checked beside each case's default, so that a shape can become a default once it has passed
 // here (tagged as in shape-tag.ts, like make-bench.ts's variants).
@@ -114,8 +114,8 @@ for (const [n, c] of cases.entries()) {
     if (!compiled.has(base)) {
       compiled.add(base);
       const plan = planKernel(k.checked).plan;
-      const grouped = (["sm_80", "sm_90a"] as const).map((arch) => emitCuda(plan, { arch, l2Budget: 60_000 })!.source);
-      const sources = [k.cuda!, hopper.kernels[x].cuda!, ...grouped, ...(wgmma ? shapes.map((s) => emitCuda(plan, { arch: "sm_90a", wgmma: s })!.source) : [])];
+      const grouped = (["sm_80", "sm_90a"] as const).map((arch) => emitCuda(plan, pinnedCudaSchedule(plan, arch, { l2Budget: 60_000 })).source);
+      const sources = [k.cuda!, hopper.kernels[x].cuda!, ...grouped, ...(wgmma ? shapes.map((s) => emitCuda(plan, pinnedCudaSchedule(plan, "sm_90a", wgmmaPin(s))).source) : [])];
       sources.forEach((source, y) => {
         writeFileSync(join(out, "kernels", `${tags[y]}.cu`), source.replaceAll(`attnc_${k.name}`, `attnc_${tags[y]}`));
         writeFileSync(join(out, "kernels", `${tags[y]}.json`), JSON.stringify(k.manifest, null, 1));

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // CLI: the commander front end (`attnc compile | check | explain | run`).
+import { parseTileSchedule } from "./tile-schedule.js";
 import { Command, CommanderError, Option } from "commander";
 import { dirname, join } from "node:path";
 import { compile, type Target } from "../compile.js";
@@ -41,7 +42,7 @@ const noKernel = "the file declares no kernel";
  * Reads and compiles; exits 2 when --define or --kernel names nothing in the file, and 1 (after printing) when the
  * program has errors, or (`need`: compile, explain and run) declares no kernel, which `check` only warns of.
  */
-function load(path: string, options: { define: string[]; kernel?: string; target?: Target; schedule?: "auto" | "fused" | "naive"; arch?: "sm_80" | "sm_90a"; need?: string }) {
+function load(path: string, options: { define: string[]; kernel?: string; target?: Target; schedule?: "auto" | "fused" | "naive"; arch?: "sm_80" | "sm_90a"; tileSchedule?: string; need?: string }) {
   const read = readSource(path);
   if (!read.ok && "usage" in read) return usageExit(read.usage);
   if (!read.ok) {
@@ -51,9 +52,11 @@ function load(path: string, options: { define: string[]; kernel?: string; target
   const defines = parseDefines(options.define);
   const wrong = checkProgramNames(read.text, defines, options.kernel);
   if (wrong !== undefined) return usageExit(wrong);
+  const pin = options.tileSchedule === undefined ? undefined : parseTileSchedule(options.tileSchedule);
+  if (pin !== undefined && "usage" in pin) return usageExit(pin.usage);
   const result = compile(read.text, {
     fileName: path, defines, kernel: options.kernel,
-    target: options.target, schedule: options.schedule, arch: options.arch,
+    target: options.target, schedule: options.schedule, arch: options.arch, ...(pin !== undefined ? { tileSchedule: pin.override } : {}),
   });
   const failed = result.diagnostics.some((d) => d.severity === "error");
   const empty = !failed && result.kernels.length === 0 && options.need !== undefined;
@@ -64,6 +67,8 @@ function load(path: string, options: { define: string[]; kernel?: string; target
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+const tileScheduleHelp = "pin tile-schedule fields of every fused stage: JSON, e.g. '{\"cuda\":{\"path\":\"mma\",\"warps\":8},\"wgsl\":{\"blockQ\":32}}', or cuda.path=mma,wgsl.blockQ=32";
 
 /** `--sizes B=1,N=77` and `--scalars W=16` (explain and run). */
 function parseSizesAndScalars(options: { sizes: string; scalars: string }) {
@@ -98,7 +103,8 @@ program
   .option("--kernel <name>", "compile only this kernel")
   .addOption(new Option("--schedule <schedule>", "fused needs the attention chain").choices(["auto", "fused", "naive"]).default("auto"))
   .addOption(new Option("--arch <arch>", "CUDA architecture").choices(["sm_80", "sm_90a"]).default("sm_80"))
-  .action((file: string, options: { target: Target; out?: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; arch: "sm_80" | "sm_90a" }) => {
+  .option("--tile-schedule <fields>", tileScheduleHelp)
+  .action((file: string, options: { target: Target; out?: string; define: string[]; kernel?: string; schedule: "auto" | "fused" | "naive"; arch: "sm_80" | "sm_90a"; tileSchedule?: string }) => {
     const result = load(file, { ...options, need: "compile" });
     const dir = options.out ?? dirname(file);
     const files = result.kernels.flatMap((k) => outputFiles(k, options.target));
@@ -118,19 +124,21 @@ program
   .option("--kernel <name>", "explain only this kernel")
   .option("--sizes <list>", "sizes for the tile counts, e.g. N=8192,M=8192 (default 4096 each)", "")
   .option("--scalars <list>", "scalars the mask reads, for the tile counts, e.g. W=1024", "")
-  .option("--tile <QxK>", "tile for the counts", "64x64")
-  .action((file: string, options: { define: string[]; kernel?: string; sizes: string; scalars: string; tile: string }) => {
+  .option("--tile <QxK>", "tile for the counts (default: the CUDA schedule's)")
+  .addOption(new Option("--arch <arch>", "CUDA architecture of the schedule shown").choices(["sm_80", "sm_90a"]).default("sm_80"))
+  .option("--tile-schedule <fields>", tileScheduleHelp)
+  .action((file: string, options: { define: string[]; kernel?: string; sizes: string; scalars: string; tile?: string; arch: "sm_80" | "sm_90a"; tileSchedule?: string }) => {
     const { sizes, scalars } = parseSizesAndScalars(options);
-    const tile = /^(\d+)x(\d+)$/.exec(options.tile);
+    const tile = options.tile === undefined ? undefined : /^(\d+)x(\d+)$/.exec(options.tile);
     const inRange = (x: string) => Number(x) >= 1 && Number(x) <= 2 ** 31 - 1;
-    if (tile === null || !inRange(tile[1]) || !inRange(tile[2])) return usageExit(`--tile takes QxK with integers from 1 to 2^31 - 1, got \`${options.tile}\``);
+    if (tile === null || (tile !== undefined && (!inRange(tile[1]) || !inRange(tile[2])))) return usageExit(`--tile takes QxK with integers from 1 to 2^31 - 1, got \`${options.tile}\``);
     const result = load(file, { ...options, need: "explain" });
     const wrong = checkRunNames(result.kernels.map((k) => k.checked), sizes, scalars);
     if (wrong !== undefined) return usageExit(wrong);
     const text = readSource(file);
     const source = sourceFile(file, text.ok ? text.text : "");
-    const at = { blockQ: Number(tile[1]), blockK: Number(tile[2]), sizes, scalars };
-    for (const k of result.kernels) process.stdout.write(explainPlan(k.plan, source, at));
+    const at = { ...(tile !== undefined ? { blockQ: Number(tile[1]), blockK: Number(tile[2]) } : {}), sizes, scalars };
+    for (const k of result.kernels) process.stdout.write(explainPlan(k.plan, source, at, k.manifest.tileSchedule));
   });
 
 program

@@ -8,20 +8,47 @@ import { rng } from "../interp/inputs.js";
 import { formatDiagnostic, resolve, type SourceFile } from "../diagnostics/source.js";
 import { own, recordOf } from "../records.js";
 import type { FusedStage, KernelPlan } from "./plan.js";
+import type { CudaSchedule, WgslSchedule } from "../schedule/types.js";
 
 const source = (file: SourceFile, e: { span: { start: number; end: number } }) => file.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
 
-/** Where tile statistics are counted: the tile, run-time sizes (4096 for any not given) and scalar values. */
+/**
+ * Where tile statistics are counted: the tile (the CUDA schedule's where not given, 64 x 64 where there is none),
+ * run-time sizes (4096 for any not given) and scalar values.
+ */
 export type ExplainAt = {
-  readonly blockQ: number;
-  readonly blockK: number;
+  readonly blockQ?: number;
+  readonly blockK?: number;
   readonly sizes: Readonly<Record<string, number>>;
   readonly scalars: Readonly<Record<string, number>>;
 };
 
-const defaultAt: ExplainAt = { blockQ: 64, blockK: 64, sizes: {}, scalars: {} };
+const defaultAt: ExplainAt = { sizes: {}, scalars: {} };
 
-export function explainPlan(plan: KernelPlan, file: SourceFile, shape: ExplainAt = defaultAt): string {
+/** Each target's schedule, as compile() chose it (the manifest's tileSchedule). */
+export type ExplainSchedules = { readonly cuda?: CudaSchedule; readonly wgsl?: WgslSchedule };
+
+/** A schedule record's fields past its target, kind and output: `path: mma, blockQ 64, ...`. */
+function recordText(r: object): string {
+  const value = (v: unknown): string => (v !== null && typeof v === "object" ? `{ ${Object.entries(v).map(([k, x]) => `${k} ${value(x)}`).join(", ")} }` : String(v));
+  const skip = new Set(["target", "kind", "output", "arch"]);
+  return Object.entries(r).filter(([k]) => !skip.has(k)).map(([k, v]) => `${k} ${value(v)}`).join(", ");
+}
+
+function explainSchedules(s: ExplainSchedules): string[] {
+  const lines: string[] = [];
+  const stages = (records: readonly { kind: string; output: string }[]) =>
+    records.map((r, i) => `    stage ${i} \`${r.output}\` ${r.kind}: ${recordText(r)}`);
+  if (s.cuda) {
+    lines.push(`  CUDA schedule (${s.cuda.arch}): ${s.cuda.plan}${s.cuda.fallback ? ` (${s.cuda.fallback})` : ""}`, ...stages(s.cuda.stages));
+  }
+  if (s.wgsl) {
+    lines.push(`  WGSL schedule (${s.wgsl.workgroupStorageLimit} bytes of workgroup memory): ${s.wgsl.plan}${s.wgsl.fallback ? ` (${s.wgsl.fallback})` : ""}`, ...stages(s.wgsl.stages));
+  }
+  return lines;
+}
+
+export function explainPlan(plan: KernelPlan, file: SourceFile, shape: ExplainAt = defaultAt, schedules: ExplainSchedules = {}): string {
   const k = plan.kernel;
   const lines: string[] = [`kernel ${k.name}: ${plan.schedule} schedule`];
   for (const stage of plan.stages) {
@@ -29,8 +56,12 @@ export function explainPlan(plan: KernelPlan, file: SourceFile, shape: ExplainAt
       lines.push(`  naive stage: ${stage.statement.target}[${stage.statement.vars.map((v) => v.name).join(", ")}] (one thread an element${some(stage.statement.value, (x) => x.kind === "reduce" || x.kind === "softmax") ? ", reductions as loops" : ""})`);
       continue;
     }
-    lines.push(...explainChain(stage, file, shape));
+    // The tile counts at the tile the CUDA kernel runs, where not given.
+    const cuda = schedules.cuda?.stages.find((r) => r.kind === "fused" && r.output === stage.chain.output.name);
+    const tile = cuda?.kind === "fused" ? { blockQ: cuda.blockQ, blockK: cuda.blockK } : { blockQ: 64, blockK: 64 };
+    lines.push(...explainChain(stage, file, { ...shape, blockQ: shape.blockQ ?? tile.blockQ, blockK: shape.blockK ?? tile.blockK }));
   }
+  lines.push(...explainSchedules(schedules));
   for (const m of plan.misses) {
     lines.push(`  no attention chain for \`${m.output}\`: ${m.reason}`);
     const d = resolve(file, { severity: "warning", message: m.reason, span: m.span });
@@ -43,7 +74,7 @@ export function explainPlan(plan: KernelPlan, file: SourceFile, shape: ExplainAt
   return `${lines.join("\n")}\n`;
 }
 
-function explainChain(stage: FusedStage, file: SourceFile, shape: ExplainAt): string[] {
+function explainChain(stage: FusedStage, file: SourceFile, shape: Required<ExplainAt>): string[] {
   const c = stage.chain;
   // Inlining renames variables apart (`d'1`); every line names them alike, readably, and never two of them the same.
   const exprs = [c.q, c.k, c.v, c.scoreMod, c.epilogue, stage.tiles.full, stage.tiles.empty, ...(c.mask ? [c.mask] : []),
@@ -79,7 +110,7 @@ function explainChain(stage: FusedStage, file: SourceFile, shape: ExplainAt): st
 }
 
 /** Counts tile classes at sample sizes, where the classification depends on positions, sizes and scalars only. */
-function tileStatistics(stage: FusedStage, at: ExplainAt): string {
+function tileStatistics(stage: FusedStage, at: Required<ExplainAt>): string {
   const exprs: Expr[] = [stage.tiles.full, stage.tiles.empty, ...[stage.keyRange.lo, stage.keyRange.hi].filter((x): x is Expr => x !== undefined)];
   const reads = exprs.some((e) => some(e, (x) => x.kind === "load" || x.kind === "var"));
   const scalarsRead = [...new Set(exprs.flatMap((e) => scalarNames(e)))];

@@ -1,5 +1,6 @@
 // Runtime: `attnc/webgpu` — running a compiled kernel's WGSL on a GPUDevice, with its inputs checked first.
 import type { Manifest, ManifestTensor } from "../manifest.js";
+import type { TileScheduleOverride } from "../schedule/types.js";
 import type { KernelPlan } from "../plan/plan.js";
 import type { BufferBinding, StageDispatch, WebGpuLayout } from "../emit/wgsl/layout.js";
 import { buildWgsl } from "../emit/wgsl/index.js";
@@ -15,7 +16,7 @@ export { requestDevice, releaseDevice, readBuffer, type DeviceInfo } from "./dev
  * them or as NAME.json and NAME.wgsl hold them. With the kernel's plan too (compile()'s kernels carry it), the
  * runner re-emits the WGSL with tiles chosen for the device's workgroup memory.
  */
-export type RunnableKernel = { readonly manifest: Manifest; readonly wgsl?: string; readonly plan?: KernelPlan };
+export type RunnableKernel = { readonly manifest: Manifest; readonly wgsl?: string; readonly plan?: KernelPlan; readonly tileSchedule?: TileScheduleOverride };
 
 export type RunnerOptions = {
   readonly device?: GPUDevice;
@@ -69,7 +70,9 @@ export async function createRunner(kernel: RunnableKernel, options: RunnerOption
   let layout = manifest.webgpu;
   const limit = device.limits.maxComputeWorkgroupStorageSize;
   if (kernel.plan !== undefined && (wantGuard > 0 || layout === undefined || layout.workgroupStorageLimit !== limit)) {
-    const built = buildWgsl(kernel.plan, { maxWorkgroupStorageBytes: limit }, { guardWords: wantGuard });
+    // A pinned tile schedule stays pinned on this device, or says why it cannot.
+    const built = buildWgsl(kernel.plan, { maxWorkgroupStorageBytes: limit }, { guardWords: wantGuard }, kernel.tileSchedule?.wgsl);
+    if (built.errors.length > 0) throw new Error(`${manifest.name}: ${built.errors.join("; ")}`);
     if (built.program !== undefined) ({ code: wgsl, layout } = built.program);
   }
   if (wgsl === undefined || layout === undefined) throw new Error(`${manifest.name}: no WGSL: compile it with target "wgsl" or "all"`);

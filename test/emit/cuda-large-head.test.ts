@@ -8,9 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
-import { maxSharedBytes } from "../../src/emit/cuda/common.js";
-import { mmaValueSlice } from "../../src/emit/cuda/fused-mma.js";
-import { simtShape, simtSmemBytes } from "../../src/emit/cuda/fused-simt.js";
+import { maxSharedBytes, mmaValueSlice, simtShape, simtSmemBytes } from "../../src/schedule/choose-cuda.js";
 
 const run = promisify(execFile);
 
@@ -41,9 +39,9 @@ describe("wide head dims in CUDA", () => {
   });
 
   it("give the SIMT kernel several lanes a row past 128, within registers and shared memory", () => {
-    expect(simtShape(128, 128)).toEqual({ rows: 32, blockK: 16, lanes: 1, threads: 32 });
-    expect(simtShape(576, 512)).toEqual({ rows: 16, blockK: 8, lanes: 16, threads: 256 });
-    expect(simtShape(256, 256)).toEqual({ rows: 32, blockK: 16, lanes: 8, threads: 256 });
+    expect(simtShape(128, 128)).toEqual({ blockQ: 32, blockK: 16, lanes: 1, threads: 32 });
+    expect(simtShape(576, 512)).toEqual({ blockQ: 16, blockK: 8, lanes: 16, threads: 256 });
+    expect(simtShape(256, 256)).toEqual({ blockQ: 32, blockK: 16, lanes: 8, threads: 256 });
     expect(simtShape(2048, 2048)).toBeUndefined();
     for (const [d, dv] of [[256, 256], [576, 512], [1024, 1024], [64, 2048], [2048, 512]]) {
       const shape = simtShape(d, dv)!;

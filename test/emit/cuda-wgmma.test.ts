@@ -5,7 +5,10 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { compile } from "../../src/compile.js";
 import { deferredScale } from "../../src/emit/cuda/fused-common.js";
-import { printFusedWgmma, wgmmaShape } from "../../src/emit/cuda/fused-wgmma.js";
+import { printFusedWgmma } from "../../src/emit/cuda/fused-wgmma.js";
+import { wgmmaRecord } from "../../src/schedule/choose-cuda.js";
+import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import type { KernelPlan } from "../../src/plan/plan.js";
 import { printWgmma } from "../../src/emit/cuda/wgmma.js";
 import { wsRegisters } from "../../src/emit/cuda/fused-wgmma-ws.js";
 import { spawnSync } from "node:child_process";
@@ -32,6 +35,11 @@ const plain = (scale: string, normaliser = "softmax[j](s[b, h, i, j])") => `kern
   o[b, h, i, e] = sum[j](${normaliser} * v[b, h, j, e])
 }`;
 
+/** The plan as sm_90a CUDA, with `pin`'s schedule fields pinned. */
+const sm90 = (plan: KernelPlan, pin?: Readonly<Record<string, unknown>>) => emitCuda(plan, pinnedCudaSchedule(plan, "sm_90a", pin));
+/** A wgmma shape with every field given (false, or 2 stages, where absent). */
+const wg = (s: Readonly<Record<string, unknown>>) => ({ path: "wgmma", producer: false, stages: 2, pingpong: false, persistent: false, ...s });
+
 describe("the sm_90a wgmma kernel", () => {
   it("is chosen for sm_90a at head dims in 64-wide slabs, and mma.sync otherwise", () => {
     for (const D of [64, 128]) {
@@ -57,10 +65,15 @@ describe("the sm_90a wgmma kernel", () => {
   });
 
   it("takes the resident warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
-    const shape = (path: string, D: number) => wgmmaShape(fusedStage(readFileSync(path, "utf8"), D));
-    const overlapped = { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true };
-    const resident = { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
-    const narrow = { warpgroups: 1, blockK: 64, overlap: false };
+    const shape = (path: string, D: number) => {
+      const r = pinnedCudaSchedule(planned(readFileSync(path, "utf8"), { D }), "sm_90a", undefined).stages.find((x) => x.kind === "fused")!;
+      if (r.kind !== "fused" || r.path !== "wgmma") throw new Error(`not wgmma: ${JSON.stringify(r)}`);
+      const { path: _path, warpgroups, blockK, overlap, producer, stages, pingpong, persistent } = r;
+      return { path: _path, warpgroups, blockK, overlap, producer, stages, pingpong, persistent };
+    };
+    const overlapped = wg({ warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true });
+    const resident = wg({ warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true });
+    const narrow = wg({ warpgroups: 1, blockK: 64, overlap: false });
     expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(resident);
     expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(resident);
     expect(shape("bench/cuda/programs/causal.attn", 128)).toEqual(overlapped);
@@ -77,7 +90,7 @@ describe("the sm_90a wgmma kernel", () => {
     const d = cudaDialect({ tensorIndex: new Map([["q", 0], ["k", 1], ["v", 2], ["o", 3]]), sizeIndex: new Map(), scalarIndex: new Map() }, { fastMath: true });
     const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, rank: 4, ctype: "__nv_bfloat16" }]));
     const bytes = (warpgroups: number, blockK: number, overlap: boolean) =>
-      printFusedWgmma("k", stage, d, slots, "__nv_bfloat16", { warpgroups, blockK, overlap }).smemBytes;
+      printFusedWgmma("k", stage, d, slots, "__nv_bfloat16", wgmmaRecord({ arch: "sm_90a", output: "o" }, { d: 128, dv: 128 }, { warpgroups, blockK, overlap, producer: false, stages: 2, pingpong: false, persistent: false, l2Budget: 0 })).smemBytes;
     // Q (64 rows a warpgroup), two K buffers and two or three V buffers of BC x 128 bf16, and 1024 bytes of alignment.
     expect(bytes(2, 128, true)).toBe(1024 + 2 * 64 * 256 + 2 * 128 * 256 + 3 * 128 * 256);
     expect(bytes(2, 128, false)).toBe(1024 + 2 * 64 * 256 + 4 * 128 * 256);
@@ -86,7 +99,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("classifies 32 key tiles a round and keeps their classes, so a run-time table is read once a window", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
-    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+    const source = sm90(plan).source;
     const next = source.slice(source.indexOf("auto next_tile"), source.indexOf("auto tile_full ="));
     // The tables are read inside the refill of the window only, and tile_full answers from the window.
     expect(next).toContain("if (kt < window || kt >= window + 32) {");
@@ -102,8 +115,8 @@ describe("the sm_90a wgmma kernel", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
     // The default (warp-specialised) kernel's consumer loop, and the one-warpgroup kernel's.
     for (const loop of [
-      emitCuda(plan, { arch: "sm_90a" })!.source.split("for (;; ++it)")[1],
-      emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 1, blockK: 64, overlap: false } })!.source.split("while (kt >= 0)")[1],
+      sm90(plan).source.split("for (;; ++it)")[1],
+      sm90(plan, wg({ warpgroups: 1, blockK: 64, overlap: false })).source.split("while (kt >= 0)")[1],
     ]) {
       const guardedPass = loop.indexOf("if (guarded) {");
       const columnRead = loop.indexOf("hoisted_h1[nt][c1] = ld_3(p, ix_b, ix_j);");
@@ -119,7 +132,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("runs a softmax's mask in a pass of its own over guarded tiles: no mask code in the score pass", () => {
     for (const [program, D] of [["causal", 64], ["sliding", 128], ["alibi", 128], ["document", 128]] as const) {
-      const source = emitCuda(planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D })).plan, { arch: "sm_90a" })!.source;
+      const source = sm90(planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D })).plan).source;
       const kernel = source.slice(source.lastIndexOf("__global__"));
       // One guarded pass a tile, over every score, and no test of `guarded` inside a per-score loop.
       expect(kernel.match(/if \(guarded\) \{\n\s*#pragma unroll\n\s*for \(int mt = 0; mt < MT; \+\+mt\)/g), program).toHaveLength(1);
@@ -141,7 +154,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("warp-specialised (the D = 128 default): a producer warpgroup, mbarrier stages, ping-pong consumers, no block-wide barrier in the key loop", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;
-    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+    const source = sm90(plan).source;
     expect(source).toContain("__launch_bounds__(384, 1)");
     // full_k counts the producer's 128 copies and its thread 0's arrival after writing the tile code; the consumers
     // learn the tiles from it.
@@ -169,10 +182,8 @@ describe("the sm_90a wgmma kernel", () => {
     const dir = mkdtempSync(join(tmpdir(), "attnc-ws-"));
     // The non-overlapped form at 64-key tiles, and documents (tiles classified from the id tables: the producer
     // takes 72 registers).
-    const narrow = emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: false, producer: true } })!.source;
-    const documents = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan, {
-      arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 64, overlap: true, producer: true },
-    })!.source;
+    const narrow = sm90(plan, wg({ warpgroups: 2, blockK: 64, overlap: false, producer: true })).source;
+    const documents = sm90(planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan, wg({ warpgroups: 2, blockK: 64, overlap: true, producer: true })).source;
     expect(documents).toContain("attnc_regs_dec<72>();");
     expect(documents).toContain("attnc_regs_inc<216>();");
     for (const [name, code] of [["causal_ws.cu", source], ["causal_ws64.cu", narrow], ["document_ws.cu", documents]]) {
@@ -189,7 +200,7 @@ describe("the sm_90a wgmma kernel", () => {
   it("gives resident blocks, one an SM, that take their query tiles from a counter of the launch's own, in the grid's order", () => {
     for (const program of ["full", "causal", "document"]) {
       const plan = planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D: 128 })).plan;
-      const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+      const source = sm90(plan).source;
       expect(source).toContain("err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);");
       expect(source).toContain("const long long work = tiles * rows;");
       expect(source).toContain("const dim3 grid((unsigned)(work < sms ? work : sms), 1);");
@@ -235,14 +246,14 @@ describe("the sm_90a wgmma kernel", () => {
       }
     }
     // Kernels without a producer keep one block a query tile.
-    const narrow = emitCuda(planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan, { arch: "sm_90a", wgmma: { warpgroups: 1, blockK: 64, overlap: false } })!.source;
+    const narrow = sm90(planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan, wg({ warpgroups: 1, blockK: 64, overlap: false })).source;
     expect(narrow).not.toContain("cudaDevAttrMultiProcessorCount");
     expect(narrow).toContain("const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL));");
   });
 
   it("launches rows in groups whose K and V fit the L2 budget, a group's query tiles longest first", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;
-    const source = (l2Budget?: number) => emitCuda(plan, { arch: "sm_90a", l2Budget, wgmma: { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true } })!.source;
+    const source = (l2Budget?: number) => sm90(plan, { ...wg({ warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true }), ...(l2Budget !== undefined ? { l2Budget } : {}) }).source;
     // K and V of one row: M keys of 128 + 128 bf16 values; 8 MB by default, and rows one after another with 0.
     expect(source()).toContain("kv_bytes = (long long)sizes[3] * (128LL * 2 + 128LL * 2);");
     expect(source()).toContain("long long group = kv_bytes > 0 && kv_bytes < 8388608LL ? 8388608LL / kv_bytes : 1;");
@@ -255,7 +266,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("keeps document ids in ints in the tile tables, and reads 16 of them at a time", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/document.attn", "utf8"), { D: 128 })).plan;
-    const source = emitCuda(plan, { arch: "sm_90a" })!.source;
+    const source = sm90(plan).source;
     // min and max over each 64-key granule, as ints (a float merges ids above 2^24), with loads in flight together.
     expect(source).toContain("int red_0 = 2147483647;\n    #pragma unroll 16\n    for (int ix_0x_p3 = 0; ix_0x_p3 < 64; ++ix_0x_p3) {\n      red_0 = min(red_0, ld_3(");
     expect(source).toContain("int red_0 = ((-2147483647) - 1);");
@@ -264,7 +275,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("double-buffers Q where it fits (the producer copies the next query tile during this one)", () => {
     const plan = planKernel(checked(readFileSync("bench/cuda/programs/causal.attn", "utf8"), { D: 128 })).plan;
-    const kernel = (stages?: number) => emitCuda(plan, { arch: "sm_90a", wgmma: { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true, stages } })!;
+    const kernel = (stages?: number) => sm90(plan, wg({ warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true, stages: stages ?? 2 }));
     // 1024 alignment + 2 Q buffers (128 x 128 bf16) + 2 stages of K and V + 12 mbarriers + 2 items + 2 tile codes.
     expect(kernel().source).toContain("STAGES = 2, Q_STAGES = 2;");
     expect(kernel().source).toContain(", 384, 197752, stream>>>");

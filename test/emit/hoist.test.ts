@@ -1,6 +1,6 @@
 // The CUDA emitter's hoisting pass: tensor reads independent of the key go per row, independent of the query per column.
 import { describe, expect, it } from "vitest";
-import { hoist, type Hoisted } from "../../src/emit/cuda/hoist.js";
+import { hoist, type Hoisted } from "../../src/graph/hoist.js";
 import { printExpr } from "../../src/graph/print.js";
 import type { Expr } from "../../src/check/typed.js";
 import { planned } from "../support/programs.js";

@@ -14,7 +14,7 @@ import { frontEnd } from "../../src/frontend.js";
 import { planKernel, type KernelPlan } from "../../src/plan/plan.js";
 import { buildWgsl } from "../../src/emit/wgsl/index.js";
 import { wgslUserPrefixes } from "../../src/emit/wgsl/dialect.js";
-import { emitCuda } from "../../src/emit/cuda/index.js";
+import { buildCuda } from "../../src/emit/cuda/index.js";
 import { nameText } from "../../src/emit/names.js";
 import { pascalCase } from "../../src/emit/ts/index.js";
 import { releaseDevice, requestDevice } from "../../src/runtime/index.js";
@@ -226,7 +226,7 @@ describe("programs named after keywords and generated identifiers", () => {
     const headers: string[] = [];
     for (const [p, text] of hostilePrograms.entries()) {
       const front = frontEnd(text);
-      const program = emitCuda(planKernel(front.kernels[0], "auto").plan, { arch: "sm_80" })!;
+      const program = buildCuda(planKernel(front.kernels[0], "auto").plan, "sm_80").program!;
       writeFileSync(join(dir, `program${p}.h`), program.header);
       headers.push(`#include "program${p}.h"`);
       if (kernelSample.includes(p)) {

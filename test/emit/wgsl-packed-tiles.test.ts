@@ -1,7 +1,7 @@
 // WGSL fused kernel: tiles of packed-half tensors stay packed in workgroup memory, so larger tiles fit; the kernel
 // stays exact and in bounds at the head dims the benchmarks use.
 import { afterAll, describe, expect, it } from "vitest";
-import { chooseTileShape } from "../../src/emit/wgsl/tile-shape.js";
+import { chooseTileShape } from "../../src/schedule/choose-wgsl.js";
 import { releaseDevice } from "../../src/runtime/index.js";
 import type { DType } from "../../src/syntax/ast.js";
 import { compileOne, exampleSource, reference, runCase, withDtype, type Case } from "../exec/support.js";

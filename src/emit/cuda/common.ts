@@ -5,13 +5,6 @@ import { identifier, printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
 import type { LoadExpr } from "../expr.js";
 
-/**
- * The most shared memory a fused kernel's block may ask for (past 48 KiB through cudaFuncSetAttribute at launch): the
- * opt-in maximum of sm_80 (A100, 163 KiB); sm_90 allows 227 KiB. Head dims whose tiles need more run a kernel with
- * smaller tiles, or the naive schedule (cudaFusedUnsupportedReason).
- */
-export const maxSharedBytes = 166912;
-
 export type TensorSlot = { readonly index: number; readonly strideOffset: number; readonly rank: number; readonly ctype: string };
 
 export const extentCode = (e: Extent, d: Dialect): string =>

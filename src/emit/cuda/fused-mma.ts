@@ -2,22 +2,12 @@
 // FlashAttention-2 style: a block owns a query tile, warps own 16 query rows each, and key/value tiles stream
 // through shared memory while the online softmax keeps running statistics in registers.
 import type { FusedStage } from "../../plan/plan.js";
-import type { AttentionChain } from "../../fuse/chain.js";
-import type { Expr } from "../../check/typed.js";
-import { some } from "../../graph/walk.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { maxSharedBytes, type TensorSlot } from "./common.js";
+import type { TensorSlot } from "./common.js";
+import type { MmaSchedule } from "../../schedule/types.js";
 import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath, unrolled as unrolledIn } from "./fused-tile.js";
-
-/**
- * warps a block, 16-row m-tiles a warp, keys a tile, whether Q fragments stay in registers, and the blocks an SM
- * must fit (`__launch_bounds__`'s second argument; ptxas's own choice where absent).
- */
-export type MmaShape = {
-  readonly warps: number; readonly mTiles: number; readonly blockK: number; readonly qInRegisters: boolean; readonly minBlocks?: number;
-};
 
 /**
  * A fused kernel and its launch: `persistent` ones get a block for each SM and a work counter (printQueryTileLoop's
@@ -28,94 +18,25 @@ export type FusedKernel = {
   readonly valueSlices?: number;
 };
 
-/**
- * The value columns one block of the mma kernel accumulates: DV itself up to 256 (o[DV / 8][4], 128 registers a
- * thread at 256); a wider DV in the fewest equal slices of at most 256 columns, multiples of 16 and at least 64
- * (DV = 512: two of 256; 576: three of 192), each by a block of its own (blockIdx.z), which computes S = Q K^T and
- * the softmax for its slice again. Undefined where no such slicing exists (DV = 272: the SIMT kernel).
- */
-export function mmaValueSlice(dv: number): number | undefined {
-  if (dv % 16 !== 0) return undefined;
-  if (dv <= 256) return dv;
-  for (let slices = Math.ceil(dv / 256); dv / slices >= 64; slices++) {
-    if ((dv / 16) % slices === 0) return dv / slices;
-  }
-  return undefined;
-}
-
-/** Shared memory of the mma kernel: the Q tile, a K tile and a V tile (the value slice), rows padded by 8 elements. */
-export const mmaSmemBytes = (d: number, valueSlice: number, shape: MmaShape): number =>
-  2 * (16 * shape.mTiles * shape.warps * (d + 8) + shape.blockK * (d + 8) + shape.blockK * (valueSlice + 8));
-
-/**
- * Whether the tensor-core path applies: f16 or bf16 q, k, v of one dtype, head dims that are multiples of 16, a value
- * head dim that mmaValueSlice can slice, and tiles (mmaShape) within a block's shared memory (maxSharedBytes).
- */
-export function mmaEligible(stage: FusedStage, dtypeOf: (tensor: string) => string): boolean {
-  const c = stage.chain;
-  const dt = dtypeOf(c.q.tensor);
-  const sameType = (dt === "f16" || dt === "bf16") && dtypeOf(c.k.tensor) === dt && dtypeOf(c.v.tensor) === dt;
-  const d = c.headVar.extent;
-  const dv = c.valueVar.extent;
-  if (!sameType || d.kind !== "const" || dv.kind !== "const" || d.value % 16 !== 0) return false;
-  const slice = mmaValueSlice(dv.value);
-  return slice !== undefined && mmaSmemBytes(d.value, slice, mmaShape(stage)) <= maxSharedBytes;
-}
-
-/** Register budget: accumulators O (DV/8 x 4 x mTiles), scores S (BC/8 x 4 x mTiles), Q (D/16 x 4 x mTiles if held). */
-export function mmaShape(stage: FusedStage): MmaShape {
-  const d = (stage.chain.headVar.extent as { value: number }).value;
-  const dv = (stage.chain.valueVar.extent as { value: number }).value;
-  // Measured on the H100 (bench/results/cuda-notes.md, steps 1, 4 and 5): at D <= 64, 4 warps of 16 rows with Q
-  // from shared memory match 8 warps with Q in registers on full attention and beat them by 5-11% on causal,
-  // with registers to spare for score functions (8 warps at 128 registers spilled for GQA).
-  if (d <= 64 && dv <= 64) return { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false };
-  // Two m-tiles a warp (32 query rows) are 10-20% faster at D = 128 (step 5) but fill all 255 registers: only for
-  // chains whose score is the scaled product and whose mask reads nothing but indices and sizes.
-  if (d <= 128 && dv <= 128) {
-    return simpleChain(stage.chain) ? { warps: 4, mTiles: 2, blockK: 32, qInRegisters: false } : { warps: 4, mTiles: 1, blockK: 64, qInRegisters: false };
-  }
-  // Wider head dims (up to 256, and past it with the value columns in slices, mmaValueSlice): one m-tile a warp.
-  return { warps: 4, mTiles: 1, blockK: 32, qInRegisters: false };
-}
-
-/** No head map (k and v indexed by plain variables), no tensor read by the score function, no sink, no extra output. */
-function plainChain(c: AttentionChain): boolean {
-  const readsTensor = (e: Expr | undefined) => e !== undefined && some(e, (x) => x.kind === "load");
-  const mapped = [...c.k.indices, ...c.v.indices].some((x) => x.kind !== "var");
-  const sink = c.normalizer.kind === "softmax" && c.normalizer.sink !== undefined;
-  return !mapped && !readsTensor(c.scoreMod) && !readsTensor(c.mask) && !sink && c.extras.length === 0;
-}
-
-/** A plain chain whose score function calls nothing and whose mask compares indices and sizes (no scalar, call or division). */
-function simpleChain(c: AttentionChain): boolean {
-  const calls = some(c.scoreMod, (x) => x.kind === "call" || x.kind === "scalar");
-  const maskScalars = c.mask !== undefined && some(c.mask, (x) => x.kind === "scalar" || x.kind === "call" || (x.kind === "binary" && (x.op === "/" || x.op === "%")));
-  return plainChain(c) && !calls && !maskScalars && c.normalizer.kind === "softmax";
-}
-
 export function printFusedMma(
-  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: MmaShape,
+  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: MmaSchedule,
 ): FusedKernel {
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  const { warps, mTiles: MT, blockK: BC, qInRegisters } = shape;
-  const BR = 16 * MT * warps;
-  const threads = 32 * warps;
+  const { mTiles: MT, blockK: BC, blockQ: BR, threads, smemBytes } = shape;
   // The value columns this kernel's blocks accumulate: all of DV, or a slice of them (blockIdx.z picks which).
-  const slice = mmaValueSlice(DV) ?? DV;
-  const slices = DV / slice;
+  const slice = shape.valueSlice;
+  const slices = shape.valueSlices;
   const DP = D + 8;
   const DVP = slice + 8;
-  const smemBytes = mmaSmemBytes(D, slice, shape);
   // Past 256, fewer of a tile's copies unrolled, so that their addresses fit beside O (255 registers, no spills).
   const unroll = D > 256 || slices > 1 ? ", 8" : "";
   const t = tileMath(stage);
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => unrolledIn(w, head, body);
 
-  w.line(`__global__ void __launch_bounds__(${threads}${shape.minBlocks !== undefined ? `, ${shape.minBlocks}` : ""}) ${name}(const Params p, const int vec, const int group) {`);
+  w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec, const int group) {`);
   w.indented(() => {
     w.line(`typedef ${ctype} T;`);
     if (slices > 1) w.line(`// DV: the value columns of this block, those from e0 on, of the ${DV} in ${slices} slices (blockIdx.z).`);
@@ -139,13 +60,6 @@ export function printFusedMma(
       w.line("attnc_cp_wait<0>();");
       w.line("__syncthreads();");
       const qFragment = "&sQ[(warp_row + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * DP + kk * 16 + (lane >> 4) * 8]";
-      if (qInRegisters) {
-        w.line("uint32_t qf[MT][D / 16][4];");
-        unrolled("for (int mt = 0; mt < MT; ++mt)", () => {
-          w.line("#pragma unroll");
-          w.line(`for (int kk = 0; kk < D / 16; ++kk) attnc_ldmatrix_x4(qf[mt][kk], ${qFragment});`);
-        });
-      }
       printRowState(t, d, w);
       w.block("while (kt >= 0)", () => {
         w.line("const int j0 = kt * BC;");
@@ -160,12 +74,11 @@ export function printFusedMma(
         });
         // S = Q K^T: each K fragment read from shared memory serves every m-tile of the warp.
         unrolled("for (int kk = 0; kk < D / 16; ++kk)", () => {
-          if (!qInRegisters) {
-            w.line("uint32_t qf[MT][1][4];");
-            w.line("#pragma unroll");
-            w.line(`for (int mt = 0; mt < MT; ++mt) attnc_ldmatrix_x4(qf[mt][0], ${qFragment});`);
-          }
-          const q = qInRegisters ? "qf[mt][kk]" : "qf[mt][0]";
+          // Q fragments from shared memory, a k-step at a time (measured as fast as Q held in registers: choose-cuda.ts).
+          w.line("uint32_t qf[MT][1][4];");
+          w.line("#pragma unroll");
+          w.line(`for (int mt = 0; mt < MT; ++mt) attnc_ldmatrix_x4(qf[mt][0], ${qFragment});`);
+          const q = "qf[mt][0]";
           unrolled("for (int nt2 = 0; nt2 < BC / 16; ++nt2)", () => {
             w.line("uint32_t b[4];");
             w.line("attnc_ldmatrix_x4(b, &sK[(nt2 * 16 + (lane & 7) + (lane >> 4) * 8) * DP + kk * 16 + ((lane >> 3) & 1) * 8]);");

@@ -7,48 +7,17 @@ import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { identifier } from "../expr.js";
 import { CodeWriter } from "../writer.js";
-import { maxSharedBytes, type TensorSlot } from "./common.js";
+import type { TensorSlot } from "./common.js";
+import type { SimtSchedule } from "../../schedule/types.js";
+import { staticSharedBytes } from "../../schedule/choose-cuda.js";
 import { printOutputStore, printPrologue, printQueryTileLoop, printRowScale, printScoreElement } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
 
-/** Query rows a block (BR), keys a tile (BC), threads a query row (1 or a power of two up to 32), threads a block. */
-export type SimtShape = { readonly rows: number; readonly blockK: number; readonly lanes: number; readonly threads: number };
-
-/** q and output elements a thread may hold in registers beside its scores (wide head dims). */
-const registerBudget = 80;
-const staticSharedBytes = 48 * 1024;
-
-/** Shared memory of the kernel: sQ (one thread a row only), sK and sV, f32 rows padded by one. */
-export const simtSmemBytes = (d: number, dv: number, s: SimtShape): number =>
-  4 * ((s.lanes === 1 ? s.rows * (d + 1) : 0) + s.blockK * (d + 1) + s.blockK * (dv + 1));
-
-/**
- * The SIMT kernel's shape for head dims d (q, k) and dv (v): up to 64, 64 rows of 32 keys; up to 128, 32 rows of 16
- * keys (static shared memory under 48 KiB, one thread a row). Wider: the fewest lanes a row (2 to 32) whose q and
- * output slices fit registerBudget, 256 threads a block, 16 keys a tile where that stays under 48 KiB, 8 otherwise.
- * Undefined where no shape fits (d + dv past about 2560, or shared memory past maxSharedBytes).
- */
-export function simtShape(d: number, dv: number): SimtShape | undefined {
-  if (d <= 64 && dv <= 64) return { rows: 64, blockK: 32, lanes: 1, threads: 64 };
-  if (d <= 128 && dv <= 128) return { rows: 32, blockK: 16, lanes: 1, threads: 32 };
-  for (let lanes = 2; lanes <= 32; lanes *= 2) {
-    if (Math.ceil(d / lanes) + Math.ceil(dv / lanes) > registerBudget) continue;
-    const threads = 256;
-    const wide = { rows: threads / lanes, blockK: 16, lanes, threads };
-    const shape = simtSmemBytes(d, dv, wide) <= staticSharedBytes ? wide : { ...wide, blockK: 8 };
-    return simtSmemBytes(d, dv, shape) <= maxSharedBytes ? shape : undefined;
-  }
-  return undefined;
-}
-
-export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>): FusedKernel {
+export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, shape: SimtSchedule): FusedKernel {
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  const shape = simtShape(D, DV);
-  if (shape === undefined) throw new Error(`internal: no SIMT kernel for head dims ${D} and ${DV} (cudaFusedUnsupportedReason)`);
-  const { rows: BR, blockK: BC, lanes: L, threads } = shape;
-  const smemBytes = simtSmemBytes(D, DV, shape);
+  const { blockQ: BR, blockK: BC, lanes: L, threads, smemBytes } = shape;
   const dynamic = smemBytes > staticSharedBytes;
   const ctype = (t: string) => slots.get(t)!.ctype;
   const softmax = c.normalizer.kind === "softmax";

@@ -9,7 +9,7 @@ import type { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import { deferredScale, printMaskElement, printOutputStore, printRowScale, printScoreElement } from "./fused-common.js";
 import { some } from "../../graph/walk.js";
-import { hoist, type Hoisted } from "./hoist.js";
+import { hoistScoreReads, type Hoisted } from "../../graph/hoist.js";
 
 const reads = (e: Expr, h: Hoisted): boolean => some(e, (x) => x.kind === "ref" && x.name === h.name);
 
@@ -33,10 +33,7 @@ export type TileMath = {
  */
 export function tileMath(stage: FusedStage): TileMath {
   const c = stage.chain;
-  const hoisted: Hoisted[] = [];
-  const hoistBoth = (e: Expr) => hoist(hoist(e, "row", c.keyVar.name, hoisted), "column", c.queryVar.name, hoisted);
-  const scoreMod = hoistBoth(c.scoreMod);
-  const mask = c.mask === undefined ? undefined : hoistBoth(c.mask);
+  const { scoreMod, mask, hoisted } = hoistScoreReads(c.scoreMod, c.mask, c.keyVar.name, c.queryVar.name);
   return { stage, element: { ...stage, chain: { ...c, scoreMod, mask } }, hoisted, scale: deferredScale(stage) };
 }
 

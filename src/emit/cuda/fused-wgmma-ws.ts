@@ -14,7 +14,9 @@ import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import { classifiedFromTables, printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printMaskPrefetch, printRescaleAndPack, printRowState, printScores, tileMath } from "./fused-tile.js";
-import { printIssuePV, printRunPV, printWgmmaHead, type WgmmaKernel, type WgmmaShape } from "./fused-wgmma.js";
+import { printIssuePV, printRunPV, printWgmmaHead, type WgmmaKernel } from "./fused-wgmma.js";
+import type { WgmmaSchedule } from "../../schedule/types.js";
+import { wgmmaSmem } from "../../schedule/choose-cuda.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
 
 /**
@@ -36,15 +38,14 @@ export function wsRegisters(consumerGroups: number, tables = false): { readonly 
 }
 
 export function printFusedWgmmaWs(
-  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaShape,
+  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
 ): WgmmaKernel {
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
   const BC = shape.blockK;
-  const BR = 64 * shape.warpgroups;
+  const { blockQ: BR, threads } = shape;
   const consumers = 128 * shape.warpgroups;
-  const threads = consumers + 128;
   const ptxType = ctype === "__half" ? "f16" : "bf16";
   const ss: WgmmaForm = { operands: "ss", ptxType, n: BC };
   const rs: WgmmaForm = { operands: "rs", ptxType, n: DV };
@@ -52,11 +53,9 @@ export function printFusedWgmmaWs(
   // the next query tile during this one, where they fit), STAGES buffers of K and of V, the mbarriers, the stages'
   // tile codes and the Q buffers' items, and 1024 bytes to align the start to the swizzle pattern's period.
   const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
-  const stages = shape.stages ?? 2;
+  const stages = shape.stages;
   const t = tileMath(stage);
-  const bytes = (qStages: number) => 1024 + qStages * qBytes + stages * (kBytes + vBytes) + 8 * (4 * stages + 2 * qStages) + 4 * stages + 8 * qStages;
-  const qStages = bytes(2) <= 227 * 1024 ? 2 : 1;
-  const smemBytes = bytes(qStages);
+  const { smemBytes, qStages } = wgmmaSmem({ d: D, dv: DV }, shape);
   const pingpong = shape.pingpong === true && shape.overlap && shape.warpgroups === 2;
   const persistent = shape.persistent === true;
   const regs = wsRegisters(shape.warpgroups, classifiedFromTables(stage));

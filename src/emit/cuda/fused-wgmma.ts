@@ -4,7 +4,7 @@
 // while this one is computed), S = Q K^T reads both operands from shared memory, and P stays in registers as the
 // A operand of O += P V.
 import type { FusedStage } from "../../plan/plan.js";
-import { some } from "../../graph/walk.js";
+import type { WgmmaSchedule } from "../../schedule/types.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
@@ -12,45 +12,6 @@ import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import type { FusedKernel } from "./fused-mma.js";
 import { printFinalise, printRowState, printRescaleAndPack, printMaskPrefetch, printScores, tileMath } from "./fused-tile.js";
 import { wgmmaName, type WgmmaForm } from "./wgmma.js";
-import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
-
-/**
- * Warpgroups a block (64 query rows each), keys a tile, whether P V of one tile overlaps the next tile's softmax, and
- * whether a producer warpgroup copies K/V for the others through `stages` buffers of each (fused-wgmma-ws.ts; 2 unless
- * given). Without a producer, `warpgroups` counts every warpgroup; with one, the consumers, which with `pingpong`
- * (two consumers, the overlap) take turns to issue their products; `persistent` (with a producer): a resident
- * block an SM takes query tiles from a counter of the launch's own, so that the producer copies the next one's Q
- * and first tiles during this one's.
- */
-export type WgmmaShape = {
-  readonly warpgroups: number; readonly blockK: number; readonly overlap: boolean;
-  readonly producer?: boolean; readonly stages?: number; readonly pingpong?: boolean; readonly persistent?: boolean;
-};
-
-/** Head dims in whole 128-byte slabs (64 16-bit elements) and no wider than 128. */
-export function wgmmaEligible(stage: FusedStage): boolean {
-  const d = stage.chain.headVar.extent;
-  const dv = stage.chain.valueVar.extent;
-  return d.kind === "const" && dv.kind === "const" && d.value % 64 === 0 && dv.value % 64 === 0 && d.value <= 128 && dv.value <= 128;
-}
-
-/**
- * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19-25): the warp-specialised kernel
- * (fused-wgmma-ws.ts), a producer warpgroup and two consumer warpgroups on 128 x 128 tiles, with resident blocks that
- * take their query tiles from a counter. Masked chains at D = 128 have P V overlap the next tile's softmax and the
- * consumers take turns (ping-pong); without a mask, at D = 64, and for chains that read a column value (a document
- * id), no overlap, which measured faster for them. Chains that read a tensor per score (a relative-bias table): one
- * warpgroup with 64-key tiles without the overlap, short blocks that fit two or three an SM.
- */
-export function wgmmaShape(stage: FusedStage): WgmmaShape {
-  const t = tileMath(stage);
-  const columnReads = t.hoisted.some((h) => h.over === "column");
-  const elementReads = [t.element.chain.scoreMod, t.element.chain.mask].some((e) => e !== undefined && some(e, (x) => x.kind === "load"));
-  const narrow = (stage.chain.headVar.extent as { value: number }).value <= 64 && (stage.chain.valueVar.extent as { value: number }).value <= 64;
-  if (elementReads) return { warpgroups: 1, blockK: 64, overlap: false };
-  if (stage.chain.mask !== undefined && !columnReads && !narrow) return { warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true };
-  return { warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true };
-}
 
 export type WgmmaKernel = FusedKernel & { readonly forms: readonly WgmmaForm[] };
 
@@ -95,23 +56,20 @@ export function printRunPV(w: CodeWriter, rs: WgmmaForm, vBuffer: string): void 
 }
 
 export function printFusedWgmma(
-  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaShape,
+  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
 ): WgmmaKernel {
-  if (shape.producer) return printFusedWgmmaWs(name, stage, d, slots, ctype, shape);
+  if (shape.producer) throw new Error("internal: a producer warpgroup is fused-wgmma-ws.ts's kernel");
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
-  const BC = shape.blockK;
-  const BR = 64 * shape.warpgroups;
-  const threads = 128 * shape.warpgroups;
+  const { blockK: BC, blockQ: BR, threads } = shape;
   const ptxType = ctype === "__half" ? "f16" : "bf16";
   const ss: WgmmaForm = { operands: "ss", ptxType, n: BC };
   const rs: WgmmaForm = { operands: "rs", ptxType, n: DV };
-  // Q, two buffers of K, and two of V (three when P V of one tile overlaps the next tile's scores); 1024 bytes more
-  // to align the start to the swizzle pattern's period.
-  const vBuffers = shape.overlap ? 3 : 2;
+  // Q, two buffers of K, and two of V (three when P V of one tile overlaps the next tile's scores): wgmmaSmem.
   const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
-  const smemBytes = 1024 + qBytes + 2 * kBytes + vBuffers * vBytes;
+  const vBuffers = shape.overlap ? 3 : 2;
+  const smemBytes = shape.smemBytes;
   const t = tileMath(stage);
   const w = new CodeWriter();
 

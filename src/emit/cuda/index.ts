@@ -1,78 +1,50 @@
 // Emit stage (CUDA): a kernel plan printed as one CUDA C++ translation unit exporting the stable launch ABI,
 // and its header with a typed wrapper.
-import { dimOf, fixAtCompileTime, showExtent, tensorsOf, type CheckedKernel, type Expr, type Extent, type TensorInfo } from "../../check/typed.js";
+import { dimOf, showExtent, tensorsOf, type CheckedKernel, type Expr, type Extent, type TensorInfo } from "../../check/typed.js";
 import { children } from "../../graph/walk.js";
 import type { DType } from "../../syntax/ast.js";
-import { planKernel, type FusedStage, type KernelPlan } from "../../plan/plan.js";
+import type { KernelPlan } from "../../plan/plan.js";
+import { scheduleCuda } from "../../schedule/index.js";
+import type { CudaArch, CudaSchedule, TileScheduleOverride } from "../../schedule/types.js";
 import { CodeWriter } from "../writer.js";
 import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
 import type { TensorSlot } from "./common.js";
-import { mmaEligible, mmaShape, printFusedMma, type FusedKernel, type MmaShape } from "./fused-mma.js";
-import { printFusedSimt, simtShape } from "./fused-simt.js";
-import { printFusedWgmma, wgmmaEligible, wgmmaShape, type WgmmaShape } from "./fused-wgmma.js";
+import { printFusedMma, type FusedKernel } from "./fused-mma.js";
+import { printFusedSimt } from "./fused-simt.js";
+import { printFusedWgmma } from "./fused-wgmma.js";
+import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 import { printWgmma, wgmmaName, wgmmaPrelude, type WgmmaForm } from "./wgmma.js";
-import { naiveThreads, printNaive } from "./naive.js";
+import { printNaive } from "./naive.js";
 import { commentText, nameText } from "../names.js";
 import { memberName } from "./names.js";
 
-export type CudaOptions = {
-  readonly arch: "sm_80" | "sm_90a";
-  /** overrides the mma.sync tile shape, and with it the choice of kernel (tuning) */
-  readonly mma?: MmaShape;
-  /** overrides the sm_90a wgmma tile shape (tuning) */
-  readonly wgmma?: WgmmaShape;
-  /** bytes of K and V that a group of rows may keep in L2 (printQueryTileLoop); 0 runs row after row (tuning) */
-  readonly l2Budget?: number;
-};
-
-/** Measured on the H200, whose L2 holds 60 MB (bench/results/cuda-notes.md, step 16). */
-const defaultL2Budget = 8 << 20;
 export type CudaProgram = { readonly source: string; readonly header: string };
 
 const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
 
-/**
- * Why the fused CUDA kernels cannot run this stage (undefined where they can): their head dims are template constants,
- * and bounded by registers and shared memory (the tensor-core kernel's, mmaEligible, or the SIMT kernel's, simtShape).
- */
-export function cudaFusedUnsupportedReason(stage: FusedStage, dtypeOf: (tensor: string) => DType): string | undefined {
-  const { headVar, valueVar } = stage.chain;
-  for (const x of [headVar, valueVar]) {
-    if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${showExtent(x.extent)}\`; the fused CUDA kernels need it fixed at compile time (${fixAtCompileTime(x.extent)})`;
-  }
-  const [d, dv] = [headVar, valueVar].map((x) => (x.extent as { value: number }).value);
-  if (!mmaEligible(stage, dtypeOf) && simtShape(d, dv) === undefined) {
-    return `the head dims \`${headVar.name}\` = ${d} and \`${valueVar.name}\` = ${dv} are too wide for the fused CUDA kernels' registers and shared memory`;
-  }
-  return undefined;
-}
-
-/** The storage dtype of each of a plan's tensors (inputs, outputs and intermediates) by name. */
-const dtypeLookup = (plan: KernelPlan) => {
-  const types = new Map([...plan.kernel.inputs, ...plan.kernel.outputs, ...plan.buffers].map((t) => [t.name, t.dtype]));
-  return (tensor: string): DType => types.get(tensor)!;
-};
-
 export type CudaBuild = {
+  /** Undefined where a pinned schedule cannot run (`errors`). */
   readonly program: CudaProgram | undefined;
   /** The plan the CUDA runs: the kernel's, or the naive one where a fused stage cannot be compiled. */
   readonly plan: KernelPlan;
-  /** Why the CUDA runs the naive schedule although the kernel's plan is fused. */
-  readonly fallback?: string;
+  /** Its schedule, a record a stage (schedule/); `fallback` says why it is naive where the kernel's plan is fused. */
+  readonly schedule: CudaSchedule;
+  /** What is wrong with the pinned schedule. */
+  readonly errors: readonly string[];
 };
 
-/** The kernel's plan as CUDA: fused where the fused kernels can run it, naive otherwise (as buildWgsl). */
-export function buildCuda(plan: KernelPlan, options: CudaOptions): CudaBuild {
-  const reasons = plan.stages.flatMap((s) => (s.kind === "fused" ? [cudaFusedUnsupportedReason(s, dtypeLookup(plan))] : [])).filter((r): r is string => r !== undefined);
-  const cudaPlan = reasons.length > 0 ? planKernel(plan.kernel, "naive").plan : plan;
-  return { program: emitCuda(cudaPlan, options), plan: cudaPlan, ...(reasons.length > 0 ? { fallback: reasons[0] } : {}) };
+/** The kernel's plan as CUDA at an arch, on its schedule (scheduleCuda), with the fields `pin` gives pinned. */
+export function buildCuda(plan: KernelPlan, arch: CudaArch, pin?: TileScheduleOverride["cuda"]): CudaBuild {
+  const scheduled = scheduleCuda(plan, arch, pin);
+  const program = scheduled.errors.length > 0 ? undefined : emitCuda(scheduled.plan, scheduled.schedule);
+  return { program, plan: scheduled.plan, schedule: scheduled.schedule, errors: scheduled.errors };
 }
 
-/** The plan as CUDA; undefined where a fused stage cannot be compiled (buildCuda runs the naive plan then). */
-export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | undefined {
-  if (plan.stages.some((s) => s.kind === "fused" && cudaFusedUnsupportedReason(s, dtypeLookup(plan)) !== undefined)) return undefined;
+/** The plan as CUDA, each stage printed as its schedule record says (schedule.stages[i] for plan.stages[i]). */
+export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram {
+  if (schedule.stages.length !== plan.stages.length) throw new Error("internal: a CUDA schedule for another plan");
   const k = plan.kernel;
   const manifestTensors = [...k.inputs, ...k.outputs];
   const tensors: TensorInfo[] = [...manifestTensors, ...plan.buffers];
@@ -83,7 +55,6 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     strideOffset += t.dims.length;
   });
   const strideCount = strideOffset;
-  const manifestStrides = manifestTensors.reduce((n, t) => n + t.dims.length, 0);
   const names: CudaNames = {
     tensorIndex: new Map(tensors.map((t, i) => [t.name, i])),
     sizeIndex: new Map(k.sizes.map((s, i) => [s, i])),
@@ -97,27 +68,30 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
   const fn = `attnc_${nameText(k.name)}`;
 
   // Kernels, one a stage.
-  type Fused = { kind: "fused"; stage: number; path: "wgmma" | "mma" | "simt" } & FusedKernel;
-  const kernels: ({ kind: "naive"; name: string; code: string; stage: number } | Fused)[] = [];
+  type Fused = { kind: "fused"; stage: number; path: "wgmma" | "mma" | "simt"; l2Budget: number } & FusedKernel;
+  const kernels: ({ kind: "naive"; name: string; code: string; stage: number; threads: number } | Fused)[] = [];
   const forms = new Map<string, WgmmaForm>();
   plan.stages.forEach((stage, i) => {
     const name = `${fn}_stage${i}`;
-    if (stage.kind === "naive") {
-      kernels.push({ kind: "naive", name, code: printNaive(name, stage, d, slots), stage: i });
+    const s = schedule.stages[i];
+    if (stage.kind === "naive" || s.kind === "naive") {
+      if (stage.kind !== "naive" || s.kind !== "naive") throw new Error("internal: a CUDA schedule for another plan");
+      kernels.push({ kind: "naive", name, code: printNaive(name, stage, d, slots, s.threads), stage: i, threads: s.threads });
       return;
     }
     const ctype = ctypeOf[dtypeOf(stage.chain.q.tensor)];
-    if (!mmaEligible(stage, dtypeOf)) kernels.push({ kind: "fused", stage: i, path: "simt", ...printFusedSimt(name, stage, d, slots) });
-    else if (options.arch === "sm_90a" && options.mma === undefined && wgmmaEligible(stage)) {
-      const kernel = printFusedWgmma(name, stage, fast, slots, ctype, options.wgmma ?? wgmmaShape(stage));
+    const at = { stage: i, l2Budget: s.l2Budget };
+    if (s.path === "simt") kernels.push({ kind: "fused", ...at, path: "simt", ...printFusedSimt(name, stage, d, slots, s) });
+    else if (s.path === "wgmma") {
+      const kernel = (s.producer ? printFusedWgmmaWs : printFusedWgmma)(name, stage, fast, slots, ctype, s);
       for (const f of kernel.forms) forms.set(wgmmaName(f), f);
-      kernels.push({ kind: "fused", stage: i, path: "wgmma", ...kernel });
-    } else kernels.push({ kind: "fused", stage: i, path: "mma", ...printFusedMma(name, stage, fast, slots, ctype, options.mma ?? mmaShape(stage)) });
+      kernels.push({ kind: "fused", ...at, path: "wgmma", ...kernel });
+    } else kernels.push({ kind: "fused", ...at, path: "mma", ...printFusedMma(name, stage, fast, slots, ctype, s) });
   });
   const pathNote = { wgmma: "tensor cores, wgmma", mma: "tensor cores", simt: "SIMT" };
 
   const w = new CodeWriter();
-  w.line(`// Generated by attnc from kernel \`${commentText(k.name)}\`: ${plan.schedule} schedule, ${options.arch}.`);
+  w.line(`// Generated by attnc from kernel \`${commentText(k.name)}\`: ${plan.schedule} schedule, ${schedule.arch}.`);
   w.line(`// Stages: ${plan.stages.map((s, i) => (s.kind === "naive" ? `${i}: naive ${commentText(s.statement.target)}` : `${i}: fused ${commentText(s.chain.output.name)} (${pathNote[(kernels[i] as Fused).path]})`)).join("; ")}.`);
   w.line("// Do not edit: regenerate with `attnc compile --target cuda`.");
   for (const line of cudaPrelude.split("\n")) w.line(line);
@@ -186,7 +160,6 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
     // The kernels compute extents in int: a product of sizes (`HKV * G`) past the int range is refused here.
     for (const e of productExtents(plan.kernel)) w.line(`if (${dimCode(e)} > 2147483647LL) return (int)cudaErrorInvalidValue;  // ${commentText(showExtent(e))}`);
     k.scalars.forEach((_, x) => w.line(`p.sf[${x}] = (float)scalars[${x}]; p.si[${x}] = (int)scalars[${x}];`));
-    void manifestStrides;
     w.line("cudaError_t err = cudaSuccess;");
     if (plan.buffers.length > 0) w.line(`void* scratch[${plan.buffers.length}] = {};`);
     // Resident kernels take their work from a counter of this launch's own (printQueryTileLoop).
@@ -205,8 +178,8 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
           const total = stage.statement.vars.map((v) => `(long long)${dimCode(v.extent)}`).join(" * ") || "1LL";
           w.line(`const long long total = ${total};`);
           w.block("if (total > 0)", () => {
-            w.line(`const long long blocks = (total + ${naiveThreads - 1}) / ${naiveThreads};`);
-            w.line(`${kernel.name}<<<(unsigned)(blocks < 1048576LL ? blocks : 1048576LL), ${naiveThreads}, 0, stream>>>(p);`);
+            w.line(`const long long blocks = (total + ${kernel.threads - 1}) / ${kernel.threads};`);
+            w.line(`${kernel.name}<<<(unsigned)(blocks < 1048576LL ? blocks : 1048576LL), ${kernel.threads}, 0, stream>>>(p);`);
             w.line("err = cudaGetLastError();");
           });
         } else if (kernel.kind === "fused" && stage.kind === "fused") {
@@ -226,8 +199,9 @@ export function emitCuda(plan: KernelPlan, options: CudaOptions): CudaProgram | 
             vecCheck(c.v, c.valueVar.name, 4);
             // Rows in groups whose K and V fit the L2 budget (one row at least), a group's query tiles along x.
             const kv = `${dimCode(c.keyVar.extent)} * (${dimCode(c.headVar.extent)} * ${elementBytes(dtypeOf(c.k.tensor))} + ${dimCode(c.valueVar.extent)} * ${elementBytes(dtypeOf(c.v.tensor))})`;
-            const budget = options.l2Budget ?? defaultL2Budget;
-            w.line(`const long long tiles = (n + ${kernel.blockQ - 1}) / ${kernel.blockQ}, kv_bytes = ${kv};`);
+            const budget = kernel.l2Budget;
+            // Without a budget (0), rows run one after another and K and V's bytes are not needed.
+            w.line(`const long long tiles = (n + ${kernel.blockQ - 1}) / ${kernel.blockQ}${budget > 0 ? `, kv_bytes = ${kv}` : ""};`);
             w.line(`long long group = ${budget > 0 ? `kv_bytes > 0 && kv_bytes < ${budget}LL ? ${budget}LL / kv_bytes : 1` : "1"};`);
             w.line("if (group > rows) group = rows;");
             w.line("if (group > 2147483647LL / tiles) group = 2147483647LL / tiles > 0 ? 2147483647LL / tiles : 1;");

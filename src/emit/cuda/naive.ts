@@ -5,13 +5,12 @@ import { identifier, printExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { extentCode, storeOffset, type TensorSlot } from "./common.js";
 
-export const naiveThreads = 256;
-
-export function printNaive(name: string, stage: NaiveStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>): string {
+/** The stage with `threads` a block (its schedule record's). */
+export function printNaive(name: string, stage: NaiveStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, threads: number): string {
   const st = stage.statement;
   const slot = slots.get(st.target)!;
   const w = new CodeWriter();
-  w.line(`__global__ void __launch_bounds__(${naiveThreads}) ${name}(const Params p) {`);
+  w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p) {`);
   w.indented(() => {
     w.line(`const long long total = ${st.vars.map((v) => `(long long)${extentCode(v.extent, d)}`).join(" * ") || "1"};`);
     w.block("for (long long flat = (long long)blockIdx.x * blockDim.x + threadIdx.x; flat < total; flat += (long long)gridDim.x * blockDim.x)", () => {

@@ -18,7 +18,7 @@ import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
 import type { BufferBinding } from "./layout.js";
 import { elementAt, extentCode, pairAt, word, type Placement } from "./module.js";
-import type { TileForm, TileShape } from "./tile-shape.js";
+import type { TileForm, WgslTile as TileShape } from "../../schedule/types.js";
 
 export type FusedContext = {
   readonly binding: (tensor: string) => BufferBinding;

@@ -1,19 +1,18 @@
 // Emit stage (WGSL): a kernel plan printed as one WGSL module, an entry point a stage, and its binding layout.
-import { dimOf, fixAtCompileTime, showExtent, type TensorInfo } from "../../check/typed.js";
-import { planKernel, type FusedStage, type KernelPlan } from "../../plan/plan.js";
-import { lowerNaive } from "../../plan/naive-lower.js";
+import { dimOf, type TensorInfo } from "../../check/typed.js";
+import type { KernelPlan } from "../../plan/plan.js";
+import { scheduleWgsl, type WgslLimits } from "../../schedule/index.js";
+import type { TileScheduleOverride, WgslSchedule } from "../../schedule/types.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import type { TensorUses } from "./dialect.js";
 import { printFused } from "./fused.js";
-import { elementsPerWorkgroup, storageOf, type BufferBinding, type Storage, type WebGpuLayout, type WgslStage } from "./layout.js";
+import { elementsPerWorkgroup, storageOf, type BufferBinding, type WebGpuLayout, type WgslStage } from "./layout.js";
 import { declareHelpers, declareParams, declareTensor } from "./module.js";
 import { printNaive } from "./naive.js";
-import { chooseTileShape, defaultLimits, type TileShape, type WgslLimits } from "./tile-shape.js";
 
 export type { WebGpuLayout } from "./layout.js";
-export type { WgslLimits, TileShape } from "./tile-shape.js";
-export { chooseTileShape, defaultLimits } from "./tile-shape.js";
+export type { WgslLimits } from "../../schedule/index.js";
 
 export type WgslProgram = { readonly code: string; readonly layout: WebGpuLayout };
 
@@ -26,45 +25,27 @@ export type WgslOptions = {
 
 const dimName = (t: TensorInfo) => t.dims.map(dimOf);
 
-/** Whether the fused WGSL kernel can run this stage: compile-time head dims, and a tile that fits the limit. */
-export function fusedSupported(stage: FusedStage, limits: WgslLimits = defaultLimits): boolean {
-  return fusedShape(stage, limits) !== undefined;
-}
-
-/** Why the fused WGSL kernel cannot run this stage (undefined where it can). */
-export function fusedUnsupportedReason(stage: FusedStage, limits: WgslLimits = defaultLimits): string | undefined {
-  const c = stage.chain;
-  for (const x of [c.headVar, c.valueVar]) {
-    if (x.extent.kind !== "const") return `the head dim \`${x.name}\` has the run-time extent \`${showExtent(x.extent)}\`; the fused WGSL kernel needs it fixed at compile time (${fixAtCompileTime(x.extent)})`;
-  }
-  if (fusedShape(stage, limits) === undefined) return `no tile of the fused WGSL kernel fits ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory at these head dims`;
-  return undefined;
-}
-
-/** Without the storage of Q, K and V, the tiles are counted as f32 (packed ones take no more). */
-function fusedShape(stage: FusedStage, limits: WgslLimits, storage?: (tensor: string) => Storage): TileShape | undefined {
-  const c = stage.chain;
-  if (c.headVar.extent.kind !== "const" || c.valueVar.extent.kind !== "const") return undefined;
-  const chain = storage && { q: storage(c.q.tensor), k: storage(c.k.tensor), v: storage(c.v.tensor), pInUnitRange: c.normalizer.kind === "softmax" };
-  return chooseTileShape(c.headVar.extent.value, c.valueVar.extent.value, limits, chain);
-}
-
 export type WgslBuild = {
+  /** Undefined where a pinned schedule cannot run (`errors`). */
   readonly program: WgslProgram | undefined;
   /** The plan the WGSL runs, naive stages lowered (see plan/naive-lower.ts). */
   readonly plan: KernelPlan;
-  /** Why the WGSL runs the naive schedule although the kernel's plan is fused. */
-  readonly fallback?: string;
+  /** Its schedule, a record a stage (schedule/); `fallback` says why it is naive where the kernel's plan is fused. */
+  readonly schedule: WgslSchedule;
+  /** What is wrong with the pinned schedule. */
+  readonly errors: readonly string[];
 };
 
-/** The kernel's plan as WGSL: fused where the fused WGSL kernel can run it under these limits, naive otherwise. */
-export function buildWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, options: WgslOptions = {}): WgslBuild {
-  const reasons = plan.stages.flatMap((s) => (s.kind === "fused" ? [fusedUnsupportedReason(s, limits)] : [])).filter((r): r is string => r !== undefined);
-  const wgslPlan = lowerNaive(reasons.length > 0 ? planKernel(plan.kernel, "naive").plan : plan);
-  return { program: emitWgsl(wgslPlan, limits, options), plan: wgslPlan, ...(reasons.length > 0 ? { fallback: reasons[0] } : {}) };
+/** The kernel's plan as WGSL under these limits, on its schedule (scheduleWgsl), with the fields `pin` gives pinned. */
+export function buildWgsl(plan: KernelPlan, limits?: WgslLimits, options: WgslOptions = {}, pin?: TileScheduleOverride["wgsl"]): WgslBuild {
+  const scheduled = scheduleWgsl(plan, limits, pin);
+  const program = scheduled.errors.length > 0 ? undefined : emitWgsl(scheduled.plan, scheduled.schedule, options);
+  return { program, plan: scheduled.plan, schedule: scheduled.schedule, errors: scheduled.errors };
 }
 
-export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, options: WgslOptions = {}): WgslProgram | undefined {
+/** The plan as WGSL, each stage printed as its schedule record says (schedule.stages[i] for plan.stages[i]). */
+export function emitWgsl(plan: KernelPlan, schedule: WgslSchedule, options: WgslOptions = {}): WgslProgram {
+  if (schedule.stages.length !== plan.stages.length) throw new Error("internal: a WGSL schedule for another plan");
   const k = plan.kernel;
   const written = new Set([...k.outputs.map((t) => t.name), ...plan.buffers.map((t) => t.name)]);
   const tensors: TensorInfo[] = [...k.inputs, ...k.outputs, ...plan.buffers];
@@ -84,12 +65,13 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
   for (const [index, stage] of plan.stages.entries()) {
     const entry = `stage${index}`;
     let printed: { code: string; uses: TensorUses };
-    if (stage.kind === "naive") {
+    const s = schedule.stages[index];
+    if (stage.kind === "naive" || s.kind === "naive") {
+      if (stage.kind !== "naive" || s.kind !== "naive" || s.threads !== elementsPerWorkgroup) throw new Error("internal: a WGSL schedule for another plan");
       printed = printNaive(entry, stage, infoOf.get(stage.statement.target)!.dtype === "i32");
       stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => dimOf(v.extent)) } });
     } else {
-      const shape = fusedShape(stage, limits, (t) => bindingOf.get(t)!.storage);
-      if (shape === undefined) return undefined;
+      const shape = s;
       printed = printFused(entry, stage, shape, { binding: (t) => bindingOf.get(t)!, dims: (t) => infoOf.get(t)!.dims, placement });
       workgroupStorageBytes = Math.max(workgroupStorageBytes, shape.bytes);
       shapes.push(`${entry}: ${shape.blockQ} x ${shape.blockK} tiles, ${shape.threads} invocations${shape.shareKV ? ", K and V share memory" : ""}`);
@@ -107,7 +89,7 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
   w.line(`// Generated by attnc from ${options.fileName ? `${commentText(options.fileName)}, ` : ""}kernel \`${commentText(k.name)}\`: ${plan.schedule} schedule, WGSL.`);
   w.line(`// Stages, dispatched in order: ${plan.stages.map((s, i) => (s.kind === "naive" ? `stage${i} naive \`${commentText(s.statement.target)}\`` : `stage${i} fused \`${commentText(s.chain.output.name)}\``)).join(", ")}.`);
   if (placement.guard > 0) w.line(`// Test build: every tensor starts ${placement.guard} words into its binding (guard regions).`);
-  for (const s of shapes) w.line(`// ${s}; tiles chosen for ${limits.maxWorkgroupStorageBytes} bytes of workgroup memory.`);
+  for (const s of shapes) w.line(`// ${s}; tiles chosen for ${schedule.workgroupStorageLimit} bytes of workgroup memory.`);
   w.line(`// Storage: f16 and bf16 inputs two to a u32 word, unpacked in the shader (no shader-f16 needed);`);
   w.line(`// outputs and intermediates f32 (or i32). Sizes and scalars in the uniform \`params\`.`);
   w.line("");
@@ -124,7 +106,7 @@ export function emitWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, o
   }
   return {
     code: w.toString(),
-    layout: { schedule: plan.schedule, paramsBinding: 0, paramWords, buffers, stages: withBindings, workgroupStorageBytes, workgroupStorageLimit: limits.maxWorkgroupStorageBytes, guardWords: placement.guard },
+    layout: { schedule: plan.schedule, paramsBinding: 0, paramWords, buffers, stages: withBindings, workgroupStorageBytes, workgroupStorageLimit: schedule.workgroupStorageLimit, guardWords: placement.guard },
   };
 }
 

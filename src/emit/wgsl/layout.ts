@@ -1,9 +1,10 @@
 // Emit stage (WGSL): how a kernel's tensors, sizes and scalars are bound, and how each stage is dispatched.
 // The runner reads this (it also goes into NAME.json under "webgpu"), so it is plain data.
 import type { DType } from "../../syntax/ast.js";
+import type { Storage } from "../../schedule/types.js";
 
-/** How a tensor's elements are stored: f16 and bf16 inputs two to a u32 word; everything written is f32 or i32. */
-export type Storage = "f32" | "i32" | "f16x2" | "bf16x2";
+export type { Storage } from "../../schedule/types.js";
+export { storageOf, elementsPerWorkgroup } from "../../schedule/choose-wgsl.js";
 
 export type BufferBinding = {
   readonly name: string;
@@ -45,8 +46,4 @@ export type WebGpuLayout = {
   readonly guardWords: number;
 };
 
-export const storageOf = (dtype: DType, written: boolean): Storage =>
-  dtype === "i32" ? "i32" : written || dtype === "f32" ? "f32" : dtype === "f16" ? "f16x2" : "bf16x2";
-
-export const elementsPerWorkgroup = 256;
 export const maxDispatch = 65535;

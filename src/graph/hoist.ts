@@ -1,9 +1,9 @@
-// Emit stage (CUDA): tensor reads in the score function and mask hoisted out of the per-score code: those that do
-// not depend on the key are loaded once per query row before the key loop, those that do not depend on the query
-// once per key column of each tile.
-import type { Expr, RefName } from "../../check/typed.js";
-import { exprEqual } from "../../graph/substitute.js";
-import { mapChildren, some } from "../../graph/walk.js";
+// Graph rewrite (for the CUDA schedule and printers): tensor reads in the score function and mask hoisted out of
+// the per-score code: those that do not depend on the key are loaded once per query row before the key loop, those
+// that do not depend on the query once per key column of each tile.
+import type { Expr, RefName } from "../check/typed.js";
+import { exprEqual } from "./substitute.js";
+import { mapChildren, some } from "./walk.js";
 
 /** A hoisted value: `over` "row" is read per query row, "column" per key column. */
 export type Hoisted = { readonly name: RefName; readonly value: Expr; readonly over: "row" | "column" };
@@ -22,4 +22,12 @@ export function hoist(e: Expr, over: Hoisted["over"], free: string, hoisted: Hoi
     return { kind: "ref", name, type: e.type, span: e.span };
   }
   return mapChildren(e, (c) => hoist(c, over, free, hoisted));
+}
+
+/** A score function and mask with their row reads (free of `key`) and then their column reads (free of `query`) hoisted. */
+export function hoistScoreReads(scoreMod: Expr, mask: Expr | undefined, key: string, query: string): { scoreMod: Expr; mask: Expr | undefined; hoisted: Hoisted[] } {
+  const hoisted: Hoisted[] = [];
+  const both = (e: Expr) => hoist(hoist(e, "row", key, hoisted), "column", query, hoisted);
+  const hoistedScore = both(scoreMod);
+  return { scoreMod: hoistedScore, mask: mask === undefined ? undefined : both(mask), hoisted };
 }
