@@ -488,7 +488,6 @@ class Typer {
   }
 
   expr(e: A.Expr, scope: Scope): Typed | undefined {
-    const env = this.env;
     switch (e.kind) {
       case "number":
         return { kind: "const", value: e.value, type: e.isInt ? "int" : "float", span: e.span };

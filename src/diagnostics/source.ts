@@ -1,5 +1,4 @@
 // Shared by every stage: offsets to lines and columns, and the caret rendering of diagnostics.
-import type { Span } from "../syntax/ast.js";
 import type { Diagnostic, SpanDiagnostic } from "./diagnostic.js";
 
 export type SourceFile = { readonly name: string; readonly text: string; readonly lineStarts: readonly number[] };

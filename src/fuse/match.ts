@@ -1,5 +1,5 @@
 // Fuse stage: finding the attention chain of spec section 5 in an output's inlined, canonical expression.
-import type { Expr, IndexVar, Statement, TensorInfo } from "../check/typed.js";
+import type { Expr, Statement, TensorInfo } from "../check/typed.js";
 import { freeVars } from "../check/free-vars.js";
 import { exprEqual, renameVar, type NameSupply } from "../graph/substitute.js";
 import { factors, product } from "../graph/canonical.js";
@@ -25,7 +25,7 @@ const replace = (e: Expr, target: Expr, by: Expr): Expr => rewrite(e, (x) => (x 
 const directIndex = (load: Load, name: string): number => load.indices.findIndex((x) => x.kind === "var" && x.name === name);
 
 export function matchChain(
-  output: TensorInfo, statement: Statement, value: Expr, inputs: ReadonlySet<string>, supply: NameSupply,
+  output: TensorInfo, statement: Statement, value: Expr, inputs: ReadonlySet<string>,
 ): Found<Omit<AttentionChain, "extras">> {
   const name = output.name;
   const outNames = new Set(statement.vars.map((v) => v.name));
@@ -124,7 +124,6 @@ export function matchChain(
   const base = {
     output, outputVars: statement.vars, rowVars, queryVar, keyVar, headVar, valueVar, q, k, v, score, maskedScores: masked, scoreMod, normalizer, maskedIsZero, epilogue, span: statement.span,
   };
-  void supply;
   return { ok: true, value: mask === undefined ? base : { ...base, mask } };
 }
 

@@ -98,4 +98,3 @@ function equalUnder(a: Expr, b: Expr, scope: Binders): boolean {
   return ca.length === cb.length && ca.every((x, k) => equalUnder(x, cb[k], scope));
 }
 
-export const dependsOn = (e: Expr, name: string): boolean => freeVars(e).has(name);

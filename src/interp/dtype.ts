@@ -69,5 +69,3 @@ export function roundTo(dtype: DType, value: number): number {
   }
 }
 
-export const roundArray = (dtype: DType, values: ArrayLike<number>): Float64Array =>
-  Float64Array.from(values, (v) => roundTo(dtype, v));

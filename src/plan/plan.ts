@@ -132,7 +132,7 @@ function findChains(kernel: CheckedKernel, supply: NameSupply): {
       const target = freshTensor(`${st.target}_inner`, taken);
       const tensor: TensorInfo = { name: target, dtype: "f32", dims: vars.map((v) => v.extent), role: "intermediate", span: x.span };
       const statement: Statement = { target, vars, value: x, span: x.span };
-      const found = matchChain(tensor, statement, canonicalize(x, supply), known, supply);
+      const found = matchChain(tensor, statement, canonicalize(x, supply), known);
       if (!found.ok) {
         taken.delete(target);
         return x;
@@ -142,7 +142,7 @@ function findChains(kernel: CheckedKernel, supply: NameSupply): {
       return { kind: "load", tensor: target, indices: vars.map((v) => ({ kind: "var", name: v.name, type: "int", span: x.span })), clamped: vars.map(() => false), type: "float", span: x.span };
     };
     const outer = canonicalize(lift(value, st.vars, false), supply);
-    const found = matchChain(infos.get(st.target)!, st, outer, known, supply);
+    const found = matchChain(infos.get(st.target)!, st, outer, known);
     if (!found.ok) lifted.forEach((l) => taken.delete(l.tensor.name));
     return { found, lifted, value: outer };
   };

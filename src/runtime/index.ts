@@ -1,8 +1,8 @@
 // Runtime: `attnc/webgpu` — running a compiled kernel's WGSL on a GPUDevice, with its inputs checked first.
-import type { Manifest, ManifestTensor } from "../manifest.js";
+import type { Manifest } from "../manifest.js";
 import type { TileScheduleOverride } from "../schedule/types.js";
 import type { KernelPlan } from "../plan/plan.js";
-import type { BufferBinding, StageDispatch, WebGpuLayout } from "../emit/wgsl/layout.js";
+import type { BufferBinding, WebGpuLayout } from "../emit/wgsl/layout.js";
 import { buildWgsl } from "../emit/wgsl/index.js";
 import { roundTo, toBf16Bits, toHalfBits } from "../interp/dtype.js";
 import { requestDevice } from "./device.js";

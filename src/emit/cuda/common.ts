@@ -1,5 +1,5 @@
 // Emit stage (CUDA): pieces shared by the CUDA kernel printers: offsets with strides, row decomposition, element stores.
-import type { Expr, Extent, IndexVar } from "../../check/typed.js";
+import type { Extent, IndexVar } from "../../check/typed.js";
 import type { Dialect } from "../expr.js";
 import { identifier, printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
@@ -46,5 +46,3 @@ export function declareRows(rows: readonly IndexVar[], flat: string, d: Dialect,
 export const rowCountCode = (rows: readonly IndexVar[], d: Dialect): string =>
   rows.length === 0 ? "1" : rows.map((r) => `(long long)${extentCode(r.extent, d)}`).join(" * ");
 
-/** Prints an expression into the writer and returns the code of its value. */
-export const value = (e: Expr, d: Dialect, w: CodeWriter): string => printExpr(e, d, w);

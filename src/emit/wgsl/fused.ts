@@ -79,7 +79,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
   const softmax = c.normalizer.kind === "softmax";
   const sink = c.normalizer.kind === "softmax" ? c.normalizer.sink : undefined;
   const v = (x: IndexVar) => identifier(x.name);
-  const [iv, jv, dv, ev] = [c.queryVar, c.keyVar, c.headVar, c.valueVar].map(v);
+  const [iv, jv, ev] = [c.queryVar, c.keyVar, c.valueVar].map(v);
   const kArray = shareKV ? `${entry}_kv` : `${entry}_k`;
   const vArray = shareKV ? `${entry}_kv` : `${entry}_v`;
 
@@ -404,7 +404,6 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
       w.line("workgroupBarrier();");
     });
   });
-  void dv;
   return { code: `${decls.toString()}\n${w.toString()}`, uses: tensorUses };
 }
 
