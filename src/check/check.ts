@@ -327,9 +327,7 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, outer: E
     } else {
       const slot: VarSlot = { name: v.name, span: v.span };
       lhs.set(v.name, slot);
-      const written = v.extent && outer.writtenExtent(v.extent, fail);
-      if (written !== undefined) Object.assign(slot, { extent: written, extentSpan: v.extent!.span, extentWhy: "its written extent" });
-      else if (v.extent !== undefined) slot.badExtent = true;
+      bindWritten(slot, v.extent, outer, fail);
     }
   }
   if (failed) return undefined;
@@ -380,6 +378,20 @@ function checkStatement(s: A.Statement, output: TensorInfo | undefined, outer: E
   return { target: s.target.name, vars, value, span: s.span };
 }
 
+/** Why a variable has the extent it was written with (`j: T * P`), as messages say it. */
+const writtenWhy = "its written extent";
+
+/**
+ * Puts the extent written at a binder into its slot; where what is written is not an extent (reported already), marks
+ * the slot, so that no "cannot infer" follows.
+ */
+function bindWritten(slot: VarSlot, d: A.Dim | undefined, env: Env, fail: (x: SpanDiagnostic) => void): void {
+  if (d === undefined) return;
+  const extent = env.writtenExtent(d, fail);
+  if (extent === undefined) slot.badExtent = true;
+  else Object.assign(slot, { extent, extentSpan: d.span, extentWhy: writtenWhy });
+}
+
 function inferExtents(
   e: A.Expr, scope: Scope, env: Env, slots: Map<A.Expr | A.Name, VarSlot>, fail: (d: SpanDiagnostic) => void,
 ): void {
@@ -398,7 +410,7 @@ function inferExtents(
               slot.extentSpan = ix.span;
               slot.extentWhy = why;
             } else if (!extentEquals(slot.extent, extent)) {
-              fail(error(ix.span, `index variable \`${ix.name}\` ranges over ${showExtent(extent)} here (${why}), but over ${showExtent(slot.extent)} as ${slot.extentWhy}`, slot.extentWhy === "its written extent" ? `write \`${ix.name}: ${showExtent(extent)}\`, or use another index variable for this dimension` : "use another index variable for the other dimension"));
+              fail(error(ix.span, `index variable \`${ix.name}\` ranges over ${showExtent(extent)} here (${why}), but over ${showExtent(slot.extent)} as ${slot.extentWhy}`, slot.extentWhy === writtenWhy ? `write \`${ix.name}: ${showExtent(extent)}\`, or use another index variable for this dimension` : "use another index variable for the other dimension"));
             }
           }
         }
@@ -418,17 +430,14 @@ function inferExtents(
     case "call":
       return e.args.forEach((a) => recur(a.value));
     case "reduce": {
-      const written = (k: number) => {
-        const d = e.extents[k];
-        return d === undefined ? undefined : env.writtenExtent(d, fail);
-      };
       if (e.op.name === "softmax") {
         // The softmax's axis is bound outside it: a written extent there states the extent of that variable.
         e.axes.forEach((axis, k) => {
           const slot = axis.kind === "name" ? scope.get(axis.name) : undefined;
-          const extent = written(k);
+          const d = e.extents[k];
+          const extent = d && env.writtenExtent(d, fail);
           if (slot === undefined || extent === undefined) return;
-          if (slot.extent === undefined) Object.assign(slot, { extent, extentSpan: e.extents[k]!.span, extentWhy: "its written extent" });
+          if (slot.extent === undefined) Object.assign(slot, { extent, extentSpan: d!.span, extentWhy: writtenWhy });
           else if (!extentEquals(slot.extent, extent)) {
             fail(error(e.extents[k]!.span, `\`${slot.name}\` is written to range over ${showExtent(extent)} here, but ranges over ${showExtent(slot.extent)} as ${slot.extentWhy}`, `write \`${slot.name}: ${showExtent(slot.extent)}\`, or leave the extent out`));
           }
@@ -439,9 +448,7 @@ function inferExtents(
       e.axes.forEach((axis, k) => {
         if (axis.kind !== "name") return;
         const slot: VarSlot = { name: axis.name, span: axis.span, boundBy: e.op.name };
-        const extent = written(k);
-        if (extent !== undefined) Object.assign(slot, { extent, extentSpan: e.extents[k]!.span, extentWhy: "its written extent" });
-        else if (e.extents[k] !== undefined) slot.badExtent = true;
+        bindWritten(slot, e.extents[k], env, fail);
         if (inner.has(axis.name)) return; // reported by the typer
         inner.set(axis.name, slot);
         slots.set(axis, slot);

@@ -127,10 +127,10 @@ export function rangeOf(e: Expr, extents: ReadonlyMap<string, Extent>): Range {
         case "/": {
           const aNonNegative = a.lo !== undefined && least(a.lo) >= 0;
           // x <= U - 1 with U a multiple of the divisor s gives x / s <= U / s - 1 (floor division, x >= 0).
-          const divisor = constOf(b) ?? exactSize(b);
+          const k = constOf(b);
+          const divisor = k ?? exactSize(b);
           const multiple = aNonNegative && a.hi !== undefined && divisor !== undefined && (typeof divisor === "string" || divisor > 0)
             ? divideExactly(add(a.hi, linear(1)), divisor) : undefined;
-          const k = constOf(b);
           if (k !== undefined && k > 0) {
             const div = (x: Linear | undefined) => (x !== undefined && isConst(x) ? linear(Math.floor(x.c / k)) : undefined);
             const lo = a.lo !== undefined && isConst(a.lo) ? div(a.lo) : aNonNegative ? linear(0) : undefined;

@@ -1,6 +1,6 @@
 // Emit stage: the expression printer shared by the CUDA and WGSL printers; a Dialect says where the targets differ.
 // Reductions and softmax inside an expression are hoisted into loops written before the expression that uses them.
-import type { ConstExtent, Expr, IndexVar, MathFn, RefName, SizeExtent, ValueType } from "../check/typed.js";
+import type { Expr, Extent, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
 import type { CodeWriter } from "./writer.js";
 import { compileExpr } from "../interp/interpret.js";
 import { some } from "../graph/walk.js";
@@ -186,32 +186,38 @@ const largestF32 = 3.4028234663852886e38;
 
 const constantKinds = new Set<Expr["kind"]>(["const", "unary", "binary", "call", "cast", "select"]);
 
+/** The f32 value of a float expression of constants alone, as the interpreter computes it; undefined otherwise. */
+function constantValue(e: Expr): number | undefined {
+  if (e.type !== "float" || some(e, (x) => !constantKinds.has(x.kind))) return undefined;
+  return Math.fround(compileExpr(e, { slotOf: () => 0, sizes: {}, scalars: new Map(), buffers: new Map(), infos: new Map() })(new Float64Array(1)));
+}
+
 /**
  * The value of a float expression of constants alone (`0.0 / 0.0`, `exp(100.0)`) where it is not a finite f32:
  * printed as written, WGSL would reject it (a constant expression must be finite), so it is printed as its value.
  */
 function nonFiniteConstant(e: Expr): number | undefined {
-  if (e.type !== "float" || e.kind === "const" || some(e, (x) => !constantKinds.has(x.kind))) return undefined;
-  const value = Math.fround(compileExpr(e, { slotOf: () => 0, sizes: {}, scalars: new Map(), buffers: new Map(), infos: new Map() })(new Float64Array(1)));
-  return Number.isFinite(value) ? undefined : value;
+  const value = e.kind === "const" ? undefined : constantValue(e);
+  return value === undefined || Number.isFinite(value) ? undefined : value;
 }
 
 /** Whether a float expression of constants alone is zero, and of which sign. */
 function constantZero(e: Expr): "+0" | "-0" | undefined {
-  if (e.type !== "float" || some(e, (x) => !constantKinds.has(x.kind))) return undefined;
-  const value = Math.fround(compileExpr(e, { slotOf: () => 0, sizes: {}, scalars: new Map(), buffers: new Map(), infos: new Map() })(new Float64Array(1)));
+  const value = constantValue(e);
   return value !== 0 ? undefined : Object.is(value, -0) ? "-0" : "+0";
 }
+
+/** An extent's value in a target: a literal, the run-time size, or their product. */
+export const extentCode = (e: Extent, d: Dialect): string =>
+  e.kind === "const" ? d.intLiteral(e.value) : e.kind === "size" ? d.size(e.name) : `(${e.factors.map((f) => extentCode(f, d)).join(" * ")})`;
 
 /** Nested loops over index variables; with shadow, the loop variables shadow the enclosing ones of the same name. */
 function loops(vars: readonly IndexVar[], d: Dialect, w: CodeWriter, body: () => void, shadow = false): void {
   const go = (k: number): void => {
     if (k === vars.length) return body();
     const v = vars[k];
-    const factor = (f: ConstExtent | SizeExtent) => (f.kind === "const" ? d.intLiteral(f.value) : d.size(f.name));
-    const bound = v.extent.kind === "product" ? `(${v.extent.factors.map(factor).join(" * ")})` : factor(v.extent);
     if (v.extent.kind === "const" && d.unrollConstant !== undefined) w.line(d.unrollConstant);
-    w.block(d.forLoop(d.variable(v.name), bound), () => go(k + 1));
+    w.block(d.forLoop(d.variable(v.name), extentCode(v.extent, d)), () => go(k + 1));
   };
   if (shadow) w.block("", () => go(0));
   else go(0);

@@ -151,9 +151,10 @@ function tableBounds(e: Extract<Expr, { kind: "load" }>, t: TileVars): Bounds {
 
 const neg = (x: Expr): Expr => simplify({ kind: "unary", op: "neg", operand: x, type: "int", span: x.span });
 
-/** Whether a condition can be true, and can be false, somewhere in the tile (conservative: true when unknown). */
+/** The refs that are the tile's bounds, the same for every element of it. */
 const tileBounds = new Set(["i0", "i1", "j0", "j1"]);
 
+/** Whether a condition can be true, and can be false, somewhere in the tile (conservative: true when unknown). */
 export function truth(e: Expr, t: TileVars): Truth {
   const span = e.span;
   const unknown = { canBeTrue: bool(true, span), canBeFalse: bool(true, span) };

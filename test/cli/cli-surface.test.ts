@@ -1,19 +1,15 @@
 // CLI: `compile` writes all of its files or none; names on the command line (--define, --kernel, --sizes,
 // --scalars) that the file does not have are usage errors (exit 2) that list the names it has; a file without a
 // kernel is an error for compile, explain and run (check only warns); explain stays quick at the largest sizes.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt, runCliAsync, type CliRun } from "../support/cli.js";
+import { describe, expect, it } from "vitest";
+import { type CliRun } from "../support/cli.js";
+import { cliFolder } from "../support/cli-folder.js";
 
-let dir = "";
+const folder = cliFolder("attnc-cli-surface-");
+const { file, attnc } = folder;
 const example = (name: string) => readFileSync(join(import.meta.dirname, "../../examples", name), "utf8");
-const file = (name: string, content: string): string => {
-  writeFileSync(join(dir, name), content);
-  return name;
-};
-const attnc = (...args: string[]): Promise<CliRun> => runCliAsync(args, { cwd: dir });
 const usage = (run: CliRun, pattern: RegExp) => {
   expect(run.stderr).toMatch(pattern);
   expect(run.stderr).not.toMatch(/^ {4}at /m);
@@ -23,18 +19,9 @@ const usage = (run: CliRun, pattern: RegExp) => {
 /** Two kernels in one file: causal, then sliding_window. */
 const twoKernels = () => `${example("causal.attn")}\n${example("sliding-window.attn").replace(/^const D = 64$/m, "")}`;
 
-beforeAll(() => {
-  ensureBuilt();
-  dir = mkdtempSync(join(tmpdir(), "attnc-cli-surface-"));
-});
-
-afterAll(() => {
-  if (dir !== "") rmSync(dir, { recursive: true, force: true });
-});
-
 describe.concurrent("attnc compile writes all of its files or none", () => {
   it("writes nothing, of any kernel, where one file cannot be written, and keeps what was there", async () => {
-    const out = join(dir, "blocked");
+    const out = folder.path("blocked");
     mkdirSync(join(out, "sliding_window.wgsl"), { recursive: true }); // the last kernel's file: a folder is in the way
     writeFileSync(join(out, "causal.json"), "old\n");
     const run = await attnc("compile", file("two.attn", twoKernels()), "--out", out);
@@ -49,11 +36,11 @@ describe.concurrent("attnc compile writes all of its files or none", () => {
     file("plain-file", "x");
     const run = await attnc("compile", file("two-b.attn", twoKernels()), "--out", "plain-file/out");
     usage(run, /^attnc: cannot write to plain-file\/out \(nothing was written\)/m);
-    expect(readFileSync(join(dir, "plain-file"), "utf8")).toBe("x");
+    expect(readFileSync(folder.path("plain-file"), "utf8")).toBe("x");
   });
 
   it("replaces earlier outputs once all the new ones are written, leaving no temporary folder", async () => {
-    const out = join(dir, "replaced");
+    const out = folder.path("replaced");
     mkdirSync(out);
     writeFileSync(join(out, "causal.json"), "old\n");
     const run = await attnc("compile", file("two-c.attn", twoKernels()), "--out", out, "--target", "wgsl");
@@ -71,7 +58,7 @@ describe.concurrent("names the file does not have", () => {
       usage(await attnc(command, "--define", "DD=32", source, ...out), /^attnc: --define: `DD` names no const or size of the file \(did you mean `D`\?\); its consts: D; its sizes: B, H, N$/m);
       usage(await attnc(command, "--define", "D=32", "--define", "E=3", source, ...out), /^attnc: --define: `E` names no const or size of the file; its consts: D; its sizes: B, H, N$/m);
     }
-    expect(existsSync(join(dir, "define-out"))).toBe(false);
+    expect(existsSync(folder.path("define-out"))).toBe(false);
   });
 
   it("accepts a --define of a const, or of a size (which it makes a const)", async () => {
@@ -93,7 +80,7 @@ describe.concurrent("names the file does not have", () => {
       usage(await attnc(command, source, "--kernel", "sliding", ...args), /^attnc: --kernel: the file has no kernel named `sliding`; its kernels: causal, sliding_window$/m);
     }
     usage(await attnc("compile", source, "--kernel", "casual", "--out", "kernel-out"), /no kernel named `casual` \(did you mean `causal`\?\)/);
-    expect(existsSync(join(dir, "kernel-out"))).toBe(false);
+    expect(existsSync(folder.path("kernel-out"))).toBe(false);
     const one = await attnc("explain", source, "--kernel", "sliding_window", "--scalars", "W=100");
     expect(one.status).toBe(0);
     expect(one.stdout).toContain("kernel sliding_window:");
@@ -124,7 +111,7 @@ describe.concurrent("a file without a kernel", () => {
       expect(run.status, command).toBe(1);
       expect(run.stdout, command).toBe("");
     }
-    expect(existsSync(join(dir, `${name}-out`))).toBe(false);
+    expect(existsSync(folder.path(`${name}-out`))).toBe(false);
     const check = await attnc("check", source);
     expect(check.status).toBe(0);
     expect(check.stderr).toMatch(/warning: the file declares no kernel$/m);

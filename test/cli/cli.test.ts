@@ -1,10 +1,10 @@
 // CLI: exit codes (0 clean, 1 program errors, 2 bad usage) and robustness on hostile input, through the built command.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { ensureBuilt, repoRoot, runCliAsync, type CliRun } from "../support/cli.js";
+import { repoRoot, runCliAsync, type CliRun } from "../support/cli.js";
+import { cliFolder } from "../support/cli-folder.js";
 import { alibiCausalSource, rng } from "../support/programs.js";
 import { expectedPath, goldenDir } from "../golden/check-output.js";
 
@@ -14,14 +14,8 @@ const fiveMiB = 5 * 1024 * 1024;
 /** What a user may wait for on a 5 MB file, even on a busy two-core machine. */
 const patienceMs = 30_000;
 
-let dir = "";
-/** Writes a file into the test's folder; returns its name, which the CLI (run in that folder) prints. */
-const file = (name: string, content: string | Uint8Array): string => {
-  writeFileSync(join(dir, name), content);
-  return name;
-};
-/** `attnc ARGS...`, run in the test's folder. */
-const attnc = (...args: string[]): Promise<CliRun> => runCliAsync(args, { cwd: dir });
+const folder = cliFolder("attnc-cli-");
+const { file, attnc } = folder;
 
 /** No JavaScript stack trace ("    at f (file.js:1:2)") and no native crash report. */
 function expectNoCrash(run: CliRun): void {
@@ -29,15 +23,6 @@ function expectNoCrash(run: CliRun): void {
   expect(run.stderr).not.toMatch(/^ {4}at /m);
   expect(run.stderr).not.toMatch(/internal compiler error|FATAL ERROR|Maximum call stack/);
 }
-
-beforeAll(() => {
-  ensureBuilt();
-  dir = mkdtempSync(join(tmpdir(), "attnc-cli-"));
-});
-
-afterAll(() => {
-  if (dir !== "") rmSync(dir, { recursive: true, force: true });
-});
 
 // Small runs, several at once; the large inputs below run one at a time so that their timings mean something.
 describe.concurrent("exit codes", () => {
@@ -74,7 +59,7 @@ describe.concurrent("exit codes", () => {
   });
 
   it("exits 2 for a directory", async () => {
-    mkdirSync(join(dir, "folder.attn"), { recursive: true });
+    mkdirSync(folder.path("folder.attn"), { recursive: true });
     const run = await attnc("check", "folder.attn");
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/is a directory/);
@@ -181,7 +166,7 @@ describe("compile and run", () => {
   });
 
   it("writes every file of every target, and the wrapper and manifest describe the kernel", async () => {
-    const out = join(dir, "out-all");
+    const out = folder.path("out-all");
     const run = await attnc("compile", file("alibi.attn", causalAlibi), "--out", out);
     expectNoCrash(run);
     expect(run.status).toBe(0);
@@ -193,10 +178,10 @@ describe("compile and run", () => {
   });
 
   it("writes only the target asked for, and nothing at all for a program with errors", async () => {
-    const wgslOnly = join(dir, "out-wgsl");
+    const wgslOnly = folder.path("out-wgsl");
     expect((await attnc("compile", file("alibi2.attn", causalAlibi), "--target", "wgsl", "--out", wgslOnly)).status).toBe(0);
     expect(readdirSync(wgslOnly).sort()).toEqual(["alibi_causal.json", "alibi_causal.ts", "alibi_causal.wgsl"]);
-    const none = join(dir, "out-none");
+    const none = folder.path("out-none");
     const bad = await attnc("compile", file("bad.attn", causalAlibi.replace("v[b, h, j, e]", "w[b, h, j, e]")), "--out", none);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^bad\.attn:\d+:\d+: error: /m);

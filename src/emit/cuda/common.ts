@@ -1,14 +1,13 @@
 // Emit stage (CUDA): pieces shared by the CUDA kernel printers: offsets with strides, row decomposition, element stores.
-import type { Extent, IndexVar } from "../../check/typed.js";
+import type { IndexVar } from "../../check/typed.js";
 import type { Dialect } from "../expr.js";
-import { identifier, printExpr } from "../expr.js";
+import { extentCode, identifier, printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
 import type { LoadExpr } from "../expr.js";
 
 export type TensorSlot = { readonly index: number; readonly strideOffset: number; readonly rank: number; readonly ctype: string };
 
-export const extentCode = (e: Extent, d: Dialect): string =>
-  e.kind === "const" ? `${e.value}` : e.kind === "size" ? d.size(e.name) : `(${e.factors.map((f) => extentCode(f, d)).join(" * ")})`;
+export { extentCode };
 
 /** `(long long)(idx) * p.st[..] + ...` over a load's indices, skipping some positions. */
 export function offsetCode(load: LoadExpr, slot: TensorSlot, d: Dialect, w: CodeWriter, skip: ReadonlySet<number> = new Set()): string {

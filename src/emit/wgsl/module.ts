@@ -1,13 +1,13 @@
 // Emit stage (WGSL): what every module declares: the parameters, integer helpers, tensor bindings, loaders and stores.
 import type { Extent, TensorInfo } from "../../check/typed.js";
 import type { CodeWriter } from "../writer.js";
-import { scalarFunction, sizeFunction, tensorIdentifier, wgslInt } from "./dialect.js";
+import { scalarFunction, sizeFunction, tensorIdentifier, wgslDialect } from "./dialect.js";
+import { extentCode as sharedExtentCode } from "../expr.js";
 import type { BufferBinding } from "./layout.js";
 import { commentText } from "../names.js";
 
-/** A dimension's value in WGSL: a literal, or the run-time size. */
-export const extentCode = (e: Extent): string =>
-  e.kind === "const" ? wgslInt(e.value) : e.kind === "size" ? `${sizeFunction(e.name)}()` : `(${e.factors.map(extentCode).join(" * ")})`;
+/** A dimension's value in WGSL: a literal, the run-time size, or their product. */
+export const extentCode = (e: Extent): string => sharedExtentCode(e, wgslDialect);
 
 /** `params[k / 4].xyzw[k % 4]`: the parameters live in a uniform array of vec4u (16-byte stride). */
 const paramWord = (k: number): string => `params[${k >> 2}].${"xyzw"[k & 3]}`;
