@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { compile } from "../../src/compile.js";
-import { deferredScale } from "../../src/emit/cuda/fused-common.js";
+import { lowerFused } from "../../src/tile/lower.js";
 import { printFusedWgmma } from "../../src/emit/cuda/fused-wgmma.js";
 import { wgmmaRecord } from "../../src/schedule/choose-cuda.js";
 import { pinnedCudaSchedule } from "../../src/schedule/index.js";
@@ -90,7 +90,7 @@ describe("the sm_90a wgmma kernel", () => {
     const d = cudaDialect({ tensorIndex: new Map([["q", 0], ["k", 1], ["v", 2], ["o", 3]]), sizeIndex: new Map(), scalarIndex: new Map() }, { fastMath: true });
     const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, rank: 4, ctype: "__nv_bfloat16" }]));
     const bytes = (warpgroups: number, blockK: number, overlap: boolean) =>
-      printFusedWgmma("k", stage, d, slots, "__nv_bfloat16", wgmmaRecord({ arch: "sm_90a", output: "o" }, { d: 128, dv: 128 }, { warpgroups, blockK, overlap, producer: false, stages: 2, pingpong: false, persistent: false, l2Budget: 0 })).smemBytes;
+      printFusedWgmma("k", lowerFused(stage, { deferScale: true }), d, slots, "__nv_bfloat16", wgmmaRecord({ arch: "sm_90a", output: "o" }, { d: 128, dv: 128 }, { warpgroups, blockK, overlap, producer: false, stages: 2, pingpong: false, persistent: false, l2Budget: 0 })).smemBytes;
     // Q (64 rows a warpgroup), two K buffers and two or three V buffers of BC x 128 bf16, and 1024 bytes of alignment.
     expect(bytes(2, 128, true)).toBe(1024 + 2 * 64 * 256 + 2 * 128 * 256 + 3 * 128 * 256);
     expect(bytes(2, 128, false)).toBe(1024 + 2 * 64 * 256 + 4 * 128 * 256);
@@ -300,7 +300,7 @@ describe("the sm_90a wgmma kernel", () => {
 });
 
 describe("the softmax's deferred score scale", () => {
-  const scaleOf = (source: string) => deferredScale(fusedStage(source, 64));
+  const scaleOf = (source: string) => lowerFused(fusedStage(source, 64), { deferScale: true }).scale;
 
   it("is c log2(e) for a score times a positive constant", () => {
     expect(scaleOf(plain("sum[d](q[b, h, i, d] * k[b, h, j, d]) * rsqrt(D)"))).toBeCloseTo(Math.LOG2E / 8, 12);

@@ -1,5 +1,6 @@
 // Emit stage (CUDA): the parts of a fused kernel that the tensor-core and the SIMT kernels share:
-// key range and tile classes, q/k/v planes, the score function of one element, and the row finalisation.
+// key range and tile classes, q/k/v planes, the tile program's score ops on one element, its row formulas (spelled
+// by cudaScalars) and the row's finish.
 import type { Expr } from "../../check/typed.js";
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
@@ -7,6 +8,9 @@ import { printExpr } from "../expr.js";
 import { some } from "../../graph/walk.js";
 import type { CodeWriter } from "../writer.js";
 import { declareRows, extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
+import type { Assign, Register, TileProgram } from "../../tile/types.js";
+import { opsOf } from "../../tile/lower.js";
+import { printScalar, type ScalarSpelling } from "../scalar.js";
 
 /**
  * Declares N, M, the row count and the block's query tile [i0, i1] (also as r_i0, r_i1 for tile classification),
@@ -138,90 +142,77 @@ function printPlanes(stage: FusedStage, d: Dialect, w: CodeWriter, slots: Readon
   plane(c.v, c.keyVar.name, c.valueVar.name, "gV", "v_rs", "v_cs", types.v);
 }
 
+/** A fused kernel's per-score expressions: the score function (absent: raw products), the mask, an element-wise normaliser. */
+export type ScoreCode = { readonly score?: Expr; readonly mask?: Expr; readonly normalise?: Expr };
+
+/** The tile program's per-score expressions as written (the tensor-core kernels hoist reads out of them first). */
+export const scoreCode = (p: TileProgram): ScoreCode => ({
+  score: opsOf(p, "scoreMod")[0]?.value, mask: p.mask, normalise: opsOf(p, "normalise")[0]?.fn,
+});
+
 /**
- * With the query and key variables and r_score in scope (and j_raw, guarded): applies the score function and
- * the mask, and leaves in `target` the log2-scaled score (softmax) or the normalised probability (element-wise);
- * with `rawScore` (the caller's softmax applies deferredScale's factor), the score function is not applied.
+ * With the query and key variables and r_score in scope (and j_raw, guarded): the program's scoreMod, mask and
+ * normalise ops on one element: leaves in `target` the log2-scaled score (softmax), or the probability.
  */
-export function printScoreElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string, rawScore = false, masked = true): void {
-  const c = stage.chain;
+export function printScoreElement(code: ScoreCode, d: Dialect, w: CodeWriter, target: string, masked = true): void {
   const expr = (e: Expr) => printExpr(e, d, w);
-  const softmax = c.normalizer.kind === "softmax";
   w.line(`const float r_score = ${target};`);
-  // The online softmax works in base 2: log2(e) joins the score's constant scale where there is one.
-  w.line(`float x = ${rawScore ? "r_score" : expr(softmax ? timesLog2e(c.scoreMod) : c.scoreMod)};`);
-  if (masked) w.block("if (guarded)", () => printMaskElement(stage, d, w, "x"));
-  if (softmax) w.line(`${target} = x;`);
+  w.line(`float x = ${code.score === undefined ? "r_score" : expr(code.score)};`);
+  if (masked) w.block("if (guarded)", () => printMaskElement(code, d, w, "x"));
+  if (code.normalise === undefined) w.line(`${target} = x;`);
   else {
     w.line("const float r_x = x;");
-    w.line(`${target} = j_raw < M ? ${expr(c.normalizer.fn)} : 0.0f;`);
+    w.line(`${target} = j_raw < M ? ${expr(code.normalise)} : 0.0f;`);
   }
 }
 
 /** With the query and key variables and j_raw in scope, in a guarded tile: sets `target` to -inf where the mask is off. */
-export function printMaskElement(stage: FusedStage, d: Dialect, w: CodeWriter, target: string): void {
-  const mask = stage.chain.mask;
-  w.line(`if (j_raw >= M${mask ? ` || !(${printExpr(mask, d, w)})` : ""}) ${target} = NEG_INF;`);
+export function printMaskElement(code: ScoreCode, d: Dialect, w: CodeWriter, target: string): void {
+  w.line(`if (j_raw >= M${code.mask ? ` || !(${printExpr(code.mask, d, w)})` : ""}) ${target} = NEG_INF;`);
 }
+
+/** How CUDA spells the tile program's row formulas, with `reg` the spelling of each register where they are printed. */
+export const cudaScalars = (d: Dialect, w: CodeWriter, reg: (r: Register) => string): ScalarSpelling => ({
+  reg, float: (v) => (v === -Infinity ? "NEG_INF" : d.floatLiteral(v)), expr: (e) => printExpr(e, d, w), noKeys: "M == 0",
+  exp2: (a) => `attnc_exp2(${a})`, log2: (a) => `log2f(${a})`, max: (a, b) => `fmaxf(${a}, ${b})`,
+  belowInf: (a) => `attnc_below_inf(${a})`, finite: (a) => `${a} == NEG_INF ? 0.0f : attnc_below_inf(${a})`,
+  fma: (a, b, c) => `fmaf(${a}, ${b}, ${c})`, select: (c, t, o) => `${c} ? ${t} : ${o}`,
+});
+
+/** Prints row formulas; a register not in `declared` is declared (a float local) where first assigned, and added. */
+export function printAssigns(w: CodeWriter, steps: readonly Assign[], spelling: ScalarSpelling, declared: Set<Register>): void {
+  for (const s of steps) {
+    const local = !declared.has(s.reg);
+    declared.add(s.reg);
+    w.line(`${local ? "float " : ""}${spelling.reg(s.reg)} = ${printScalar(s.value, spelling)};`);
+  }
+}
+
+/** The finish's registers that are not the row state: locals of the row's finish, declared where first assigned. */
+const finishNames: Partial<Record<Register, string>> = {
+  stat: "r_stat", sink: "sink2", finalMax: "m_final", finalBase: "base_final", scale: "scale", denominator: "denominator",
+};
 
 /**
- * With the query variable in scope and the row's running max (log2 units) and sum: writes the extra row
- * statistics (where `writer` holds) and declares `scale`, the factor that turns the accumulator into the output.
+ * A row's finish after its partial sums are joined (the rowSum ops, which the caller prints before its guard on the
+ * row): the program's assigns, its statistics (written where `writer` holds) and its output (`storeOutputs`, given
+ * the scale's name or undefined, prints the loops over the value columns around printOutputStore). `state` spells
+ * the row state (rowMax, rowSum) for this row.
  */
-export function printRowScale(stage: FusedStage, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, m: string, l: string, writer: string): void {
-  const c = stage.chain;
-  const expr = (e: Expr) => printExpr(e, d, w);
-  w.line("float scale = 1.0f;");
-  if (c.normalizer.kind !== "softmax") return;
-  for (const extra of c.extras) {
-    const slot = slots.get(extra.output.name)!;
-    w.block(`if (${writer})`, () => {
-      w.line(extra.kind === "logsumexp"
-        ? `const float r_stat = ${l} == 0.0f ? NEG_INF : (${m} + log2f(${l})) * LN2;`
-        : `const float r_stat = ${m} * LN2;`);
-      w.line(`attnc_store(static_cast<${slot.ctype}*>(const_cast<void*>(p.t[${slot.index}])) + (${storeOffset(extra.outputVars, slot)}), ${expr(extra.epilogue)});`);
-    });
+export function printRowFinish(
+  p: TileProgram, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, state: (r: Register) => string, writer: string,
+  storeOutputs: (scale: string | undefined) => void,
+): void {
+  const declared = new Set<Register>(["rowMax", "rowSum"]);
+  const reg = (r: Register) => finishNames[r] ?? state(r);
+  const spelling = cudaScalars(d, w, reg);
+  for (const op of p.finish) {
+    if (op.op === "assign") printAssigns(w, op.steps, spelling, declared);
+    else if (op.op === "storeStatistic") {
+      const slot = slots.get(op.store.output.name)!;
+      w.line(`if (${writer}) attnc_store(static_cast<${slot.ctype}*>(const_cast<void*>(p.t[${slot.index}])) + (${storeOffset(op.store.outputVars, slot)}), ${printExpr(op.store.epilogue, d, w)});`);
+    } else if (op.op === "storeOutput") storeOutputs(op.scale && reg(op.scale));
   }
-  w.line(`float denominator = ${l};`);
-  const sink = c.normalizer.sink;
-  if (sink !== undefined) {
-    w.line(`const float sink2 = ${expr(sink)} * LOG2E;`);
-    w.line(`const float m_final = fmaxf(${m}, sink2);`);
-    // Kept finite: a +inf sink takes all the weight (scale 0 / inf = 0); a NaN one gives NaN (language.md 6).
-    w.line("const float base_final = m_final == NEG_INF ? 0.0f : attnc_below_inf(m_final);");
-    w.line(`scale = attnc_exp2(${m} - base_final);`);
-    w.line("denominator = denominator * scale + attnc_exp2(sink2 - base_final);");
-    // With no keys at all the output is an empty sum, 0, whatever the sink.
-    w.line("if (M == 0) denominator = 0.0f;");
-  }
-  w.line("scale = denominator == 0.0f ? 0.0f : scale / denominator;");
-}
-
-const LOG2E = Math.LOG2E;
-
-/**
- * For a softmax over `score * c` with a constant c > 0 (the usual 1 / sqrt(D)): c log2(e), the factor the online
- * softmax applies inside exp2(s c' - m) to raw scores, whose maximum it takes unscaled (a positive factor keeps the
- * order), saving a multiply a score.
- */
-export function deferredScale(stage: FusedStage): number | undefined {
-  const c = stage.chain;
-  if (c.normalizer.kind !== "softmax") return undefined;
-  const e = timesLog2e(c.scoreMod);
-  if (e.kind !== "binary" || e.op !== "*") return undefined;
-  const [ref, k] = e.left.kind === "ref" ? [e.left, e.right] : [e.right, e.left];
-  return ref.kind === "ref" && ref.name === "score" && k.kind === "const" && k.value > 0 && Number.isFinite(k.value) ? k.value : undefined;
-}
-
-/** e * log2(e), folded into a constant factor of a product where e has one. */
-function timesLog2e(e: Expr): Expr {
-  if (e.kind === "binary" && e.op === "*" && e.right.kind === "const" && e.type === "float") {
-    return { ...e, right: { ...e.right, value: e.right.value * LOG2E } };
-  }
-  if (e.kind === "binary" && e.op === "*" && e.left.kind === "const" && e.type === "float") {
-    return { ...e, left: { ...e.left, value: e.left.value * LOG2E } };
-  }
-  return { kind: "binary", op: "*", left: e, right: { kind: "const", value: LOG2E, type: "float", span: e.span }, type: "float", span: e.span };
 }
 
 /** Writes one output element through the epilogue, with the value variable and r_acc in scope. */

@@ -1,7 +1,7 @@
 // Emit stage (CUDA): the fused attention kernel on tensor cores (mma.sync m16n8k16, ldmatrix, cp.async),
 // FlashAttention-2 style: a block owns a query tile, warps own 16 query rows each, and key/value tiles stream
 // through shared memory while the online softmax keeps running statistics in registers.
-import type { FusedStage } from "../../plan/plan.js";
+import type { TileProgram } from "../../tile/types.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
@@ -19,8 +19,9 @@ export type FusedKernel = {
 };
 
 export function printFusedMma(
-  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: MmaSchedule,
+  name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: MmaSchedule,
 ): FusedKernel {
+  const stage = program.stage;
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
@@ -32,7 +33,7 @@ export function printFusedMma(
   const DVP = slice + 8;
   // Past 256, fewer of a tile's copies unrolled, so that their addresses fit beside O (255 registers, no spills).
   const unroll = D > 256 || slices > 1 ? ", 8" : "";
-  const t = tileMath(stage);
+  const t = tileMath(program);
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => unrolledIn(w, head, body);
 

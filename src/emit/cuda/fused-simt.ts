@@ -3,24 +3,32 @@
 // tile in shared memory too. Wider: `lanes` neighbouring threads of a warp share a query row, each holding every
 // lanes-th element of its q row and of its output accumulator in registers, and the lanes' partial dot products are
 // summed across them with shuffles.
-import type { FusedStage } from "../../plan/plan.js";
+import type { TileProgram } from "../../tile/types.js";
 import type { Dialect } from "../expr.js";
 import { identifier } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import type { SimtSchedule } from "../../schedule/types.js";
 import { staticSharedBytes } from "../../schedule/choose-cuda.js";
-import { printOutputStore, printPrologue, printQueryTileLoop, printRowScale, printScoreElement } from "./fused-common.js";
+import { cudaScalars, printAssigns, printOutputStore, printPrologue, printQueryTileLoop, printRowFinish, printScoreElement, scoreCode } from "./fused-common.js";
+import type { Register } from "../../tile/types.js";
+import { printScalar } from "../scalar.js";
 import type { FusedKernel } from "./fused-mma.js";
 
-export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, shape: SimtSchedule): FusedKernel {
+export function printFusedSimt(name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, shape: SimtSchedule): FusedKernel {
+  const stage = program.stage;
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
   const { blockQ: BR, blockK: BC, lanes: L, threads, smemBytes } = shape;
   const dynamic = smemBytes > staticSharedBytes;
   const ctype = (t: string) => slots.get(t)!.ctype;
-  const softmax = c.normalizer.kind === "softmax";
+  const softmax = program.state.length > 0;
+  const code = scoreCode(program);
+  const names: Partial<Record<Register, string>> = { rowMax: "m_run", rowSum: "l_run", tileMax: "mx", score: "s[jj]" };
+  const reg = (r: Register) => names[r] ?? r;
+  const acc = L === 1 ? "acc[e]" : "acc[u]";
+  const valueLoop = L === 1 ? "for (int e = 0; e < DV; ++e)" : "for (int u = 0; u < EV; ++u)";
   const iName = identifier(c.queryVar.name);
   const w = new CodeWriter();
   w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec, const int group) {`);
@@ -67,7 +75,7 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
       w.line("#pragma unroll");
       w.line(L === 1 ? "for (int e = 0; e < DV; ++e) acc[e] = 0.0f;" : "for (int u = 0; u < EV; ++u) acc[u] = 0.0f;");
       // The running max and sum of a softmax (an element-wise normaliser has none).
-      if (softmax) w.line("float m_run = NEG_INF, l_run = 0.0f;");
+      if (softmax) w.line(`float ${program.state.map((s) => `${reg(s.reg)} = ${cudaScalars(d, w, reg).float(s.init)}`).join(", ")};`);
       w.block("for (int kt = next_tile(first); kt >= 0; kt = next_tile(kt + 1))", () => {
         w.line("const int j0 = kt * BC;");
         w.line("__syncthreads();");
@@ -93,20 +101,25 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
             w.line("for (int off = LANES / 2; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);");
           }
           w.line("s[jj] = dot;");
-          printScoreElement(stage, d, w, "s[jj]");
+          printScoreElement(code, d, w, "s[jj]");
         });
-        if (softmax) {
-          w.line("float mx = m_run;");
-          w.line("#pragma unroll");
-          w.line("for (int jj = 0; jj < BC; ++jj) mx = fmaxf(mx, s[jj]);");
-          w.line("const float base = mx == NEG_INF ? 0.0f : attnc_below_inf(mx);  // kept finite (language.md 6)");
-          w.line("const float alpha = attnc_exp2(attnc_below_inf(m_run) - base);  // 1 after a +inf score, not inf");
-          w.line("m_run = mx;");
-          w.line("l_run *= alpha;");
-          w.line("#pragma unroll");
-          w.line(L === 1 ? "for (int e = 0; e < DV; ++e) acc[e] *= alpha;" : "for (int u = 0; u < EV; ++u) acc[u] *= alpha;");
-          w.line("#pragma unroll");
-          w.line("for (int jj = 0; jj < BC; ++jj) { s[jj] = attnc_exp2(s[jj] - base); l_run += s[jj]; }");
+        // The program's row formulas (online-softmax.ts), one thread (or LANES of them, which agree) a row.
+        const declared = new Set<Register>(["rowMax", "rowSum"]);
+        const spelling = cudaScalars(d, w, reg);
+        for (const op of program.tile) {
+          if (op.op === "tileMax") {
+            w.line(`float ${reg(op.into)} = NEG_INF;`);
+            declared.add(op.into);
+            w.line("#pragma unroll");
+            w.line(`for (int jj = 0; jj < BC; ++jj) ${reg(op.into)} = fmaxf(${reg(op.into)}, s[jj]);`);
+          } else if (op.op === "assign") printAssigns(w, op.steps, spelling, declared);
+          else if (op.op === "rescale") {
+            w.line("#pragma unroll");
+            w.line(`${valueLoop} ${acc} *= ${reg(op.by)};`);
+          } else if (op.op === "exponentiate") {
+            w.line("#pragma unroll");
+            w.line(`for (int jj = 0; jj < BC; ++jj) { s[jj] = ${printScalar(op.value, spelling)}; ${reg(op.sum)} += s[jj]; }`);
+          }
         }
         // Wide rows unroll every key, so that s stays in registers (BC is 8 or 16 there).
         w.line(L === 1 ? "#pragma unroll 4" : "#pragma unroll");
@@ -119,22 +132,24 @@ export function printFusedSimt(name: string, stage: FusedStage, d: Dialect, slot
       });
       w.block("if (i_raw < N)", () => {
         // One lane of a row writes its statistics; each writes its own output elements.
-        printRowScale(stage, d, w, slots, "m_run", "l_run", L === 1 ? "true" : "part == 0");
-        const e = identifier(c.valueVar.name);
-        w.line("#pragma unroll");
-        if (L === 1) {
-          w.block(`for (int ${e} = 0; ${e} < DV; ++${e})`, () => {
-            w.line(`const float r_acc = acc[${e}] * scale;`);
-            printOutputStore(stage, d, w, slots);
-          });
-        } else {
-          w.block("for (int u = 0; u < EV; ++u)", () => {
-            w.line(`const int ${e} = part + u * LANES;`);
-            if (DV % L !== 0) w.line(`if (${e} >= DV) continue;`);
-            w.line("const float r_acc = acc[u] * scale;");
-            printOutputStore(stage, d, w, slots);
-          });
-        }
+        printRowFinish(program, d, w, slots, reg, L === 1 ? "true" : "part == 0", (scale) => {
+          const e = identifier(c.valueVar.name);
+          const scaled = (x: string) => `const float r_acc = ${x}${scale === undefined ? "" : ` * ${scale}`};`;
+          w.line("#pragma unroll");
+          if (L === 1) {
+            w.block(`for (int ${e} = 0; ${e} < DV; ++${e})`, () => {
+              w.line(scaled(`acc[${e}]`));
+              printOutputStore(stage, d, w, slots);
+            });
+          } else {
+            w.block("for (int u = 0; u < EV; ++u)", () => {
+              w.line(`const int ${e} = part + u * LANES;`);
+              if (DV % L !== 0) w.line(`if (${e} >= DV) continue;`);
+              w.line(scaled("acc[u]"));
+              printOutputStore(stage, d, w, slots);
+            });
+          }
+        });
       });
       w.line("__syncthreads();");
     });

@@ -1,15 +1,16 @@
 // Emit stage (CUDA): the register-level tile math that the mma.sync and the wgmma kernels share. Both hold a
 // warp's scores in the m16n8 accumulator layout (s[MT][BC / 8][4], rows lane / 4 and + 8, columns 2 (lane % 4)
-// and + 1), so the score function, mask, online softmax, P packing and row finalisation print the same for both.
+// and + 1), so the tile program's score ops, online softmax, P packing and row finish print the same for both.
 import type { Expr } from "../../check/typed.js";
-import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { identifier, printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
-import { deferredScale, printMaskElement, printOutputStore, printRowScale, printScoreElement } from "./fused-common.js";
+import { cudaScalars, printMaskElement, printOutputStore, printRowFinish, printScoreElement, scoreCode, type ScoreCode } from "./fused-common.js";
 import { some } from "../../graph/walk.js";
 import { hoistScoreReads, type Hoisted } from "../../graph/hoist.js";
+import type { Register, TileOp, TileProgram } from "../../tile/types.js";
+import { printScalar } from "../scalar.js";
 
 const reads = (e: Expr, h: Hoisted): boolean => some(e, (x) => x.kind === "ref" && x.name === h.name);
 
@@ -19,11 +20,11 @@ export const unrolled = (w: CodeWriter, head: string, body: () => void): void =>
 };
 
 /**
- * The chain with its key- or query-independent tensor reads replaced by hoisted values, and the score scale the
- * softmax applies inside exp2 to raw products, where the score allows it (deferredScale).
+ * The tile program with its score code's key- or query-independent tensor reads replaced by hoisted values (`code`),
+ * and the scale the softmax applies inside exp2 to raw products (the program's), where the score allows it.
  */
 export type TileMath = {
-  readonly stage: FusedStage; readonly element: FusedStage; readonly hoisted: readonly Hoisted[]; readonly scale: number | undefined;
+  readonly program: TileProgram; readonly code: ScoreCode; readonly hoisted: readonly Hoisted[]; readonly scale: number | undefined;
 };
 
 /**
@@ -31,15 +32,21 @@ export type TileMath = {
  * before the key loop, those that do not depend on the query (doc[b, j]) once per column of a key tile, instead of
  * once per score.
  */
-export function tileMath(stage: FusedStage): TileMath {
-  const c = stage.chain;
-  const { scoreMod, mask, hoisted } = hoistScoreReads(c.scoreMod, c.mask, c.keyVar.name, c.queryVar.name);
-  return { stage, element: { ...stage, chain: { ...c, scoreMod, mask } }, hoisted, scale: deferredScale(stage) };
+export function tileMath(program: TileProgram): TileMath {
+  const c = program.stage.chain;
+  const written = scoreCode(program);
+  const { scoreMod, mask, hoisted } = hoistScoreReads(written.score ?? rawScore, written.mask, c.keyVar.name, c.queryVar.name);
+  const code = { ...written, score: written.score === undefined ? undefined : scoreMod, mask };
+  return { program, code, hoisted, scale: program.scale };
 }
 
-/** Declares the O accumulators, the row-hoisted values and the running max and sum, before the key loop. */
+const rawScore: Expr = { kind: "ref", name: "score", type: "float", span: { start: 0, end: 0 } };
+
+const softmaxOf = (p: TileProgram) => p.state.length > 0;
+
+/** Declares the O accumulators, the row-hoisted values and the program's row state, before the key loop. */
 export function printRowState(t: TileMath, d: Dialect, w: CodeWriter): void {
-  const iName = identifier(t.stage.chain.queryVar.name);
+  const iName = identifier(t.program.stage.chain.queryVar.name);
   w.line("float o[MT][DV / 8][4];");
   unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
     w.line("#pragma unroll");
@@ -56,22 +63,38 @@ export function printRowState(t: TileMath, d: Dialect, w: CodeWriter): void {
       });
     });
   }
-  w.line("float m_run[MT][2], l_run[MT][2];");
+  if (t.program.state.length === 0) return;
+  w.line(`float ${t.program.state.map((s) => `${rowState(s.reg, "")}[MT][2]`).join(", ")};`);
   w.line("#pragma unroll");
-  w.line("for (int mt = 0; mt < MT; ++mt) { m_run[mt][0] = m_run[mt][1] = NEG_INF; l_run[mt][0] = l_run[mt][1] = 0.0f; }");
+  const init = t.program.state.map((s) => `${rowState(s.reg, "[mt][0]")} = ${rowState(s.reg, "[mt][1]")} = ${cudaScalars(d, w, (r) => r).float(s.init)};`);
+  w.line(`for (int mt = 0; mt < MT; ++mt) { ${init.join(" ")} }`);
 }
+
+/** The row state's registers, and a key tile's, as this layout names them (`at`: [mt][r] or the like). */
+const rowState = (r: Register, at: string): string => {
+  const names: Partial<Record<Register, string>> = { rowMax: "m_run", rowSum: "l_run", alpha: "alpha" };
+  return `${names[r] ?? r}${at}`;
+};
+const tileRegister = (r: Register, row: string): string => {
+  switch (r) {
+    case "tileMax": return `mx[${row}]`;
+    case "base": return `base[${row}]`;
+    case "score": return "s[mt][nt][cc]";
+    default: return rowState(r, `[mt][${row}]`);
+  }
+};
 
 /**
  * The column values that only a softmax's mask reads (a document id doc[b, j]): loaded in guarded tiles alone, and
  * then used only by the mask's own pass over those tiles, so that full tiles never load them.
  */
 const maskOnlyColumns = (t: TileMath): readonly Hoisted[] =>
-  t.stage.chain.normalizer.kind === "softmax" ? t.hoisted.filter((h) => h.over === "column" && !reads(t.element.chain.scoreMod, h)) : [];
+  softmaxOf(t.program) ? t.hoisted.filter((h) => h.over === "column" && !(t.code.score !== undefined && reads(t.code.score, h))) : [];
 
 /** Declares hoisted_NAME[BC / 8][2] of each of `hs` and loads this lane's columns of the tile at j0 (where `guard`). */
 function printColumnLoads(t: TileMath, d: Dialect, w: CodeWriter, hs: readonly Hoisted[], guard?: string): void {
   if (hs.length === 0) return;
-  const jName = identifier(t.stage.chain.keyVar.name);
+  const jName = identifier(t.program.stage.chain.keyVar.name);
   for (const h of hs) w.line(`${d[h.value.type]} hoisted_${h.name}[BC / 8][2];`);
   const load = () =>
     unrolled(w, "for (int nt = 0; nt < BC / 8; ++nt)", () => {
@@ -96,17 +119,17 @@ export function printMaskPrefetch(t: TileMath, d: Dialect, w: CodeWriter, full =
 }
 
 /**
- * With the raw products in s and j0 the tile's first key: applies the score function to every element, and for a
- * softmax the mask in a pass of its own that only guarded tiles run (full interior tiles run no mask code), then
- * the online softmax: s holds the tile's unnormalised probabilities, m_run and l_run are updated, and
- * alpha[mt][r] is the factor O must be rescaled by (printRescaleAndPack). With `prefetched`, the caller has
- * printed printMaskPrefetch (under its S product); otherwise it is printed here.
+ * With the raw products in s (the program's `scores`) and j0 the tile's first key: the program's ops up to the
+ * rescale: the score function on every element, for a softmax the mask in a pass of its own that only guarded
+ * tiles run (full interior tiles run no mask code), then the tile max, the row formulas and the exponentials: s
+ * holds the tile's unnormalised probabilities and alpha[mt][r] the factor O must be rescaled by
+ * (printRescaleAndPack). With `prefetched`, the caller has printed printMaskPrefetch (under its S product).
  */
 export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched = false): void {
-  const c = t.stage.chain;
+  const c = t.program.stage.chain;
   const iName = identifier(c.queryVar.name);
   const jName = identifier(c.keyVar.name);
-  const softmax = c.normalizer.kind === "softmax";
+  const softmax = softmaxOf(t.program);
   if (!prefetched) printMaskPrefetch(t, d, w);
   const maskOnly = maskOnlyColumns(t);
   /** The body over every score, with the hoisted values that `read` (the expressions it prints) reads in scope. */
@@ -128,56 +151,62 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
   };
   const inline = t.hoisted.filter((h) => !maskOnly.includes(h));
   printColumnLoads(t, d, w, inline.filter((h) => h.over === "column"));
-  // The score pass (for a softmax's raw score with a deferred scale it leaves s as it is, and nvcc drops it); other
+  // The score pass (for raw products that the softmax scales it leaves s as it is, and nvcc drops it); other
   // normalisers mask in it.
-  const scorePass = [...(t.scale !== undefined ? [] : [t.element.chain.scoreMod]), ...(softmax ? [] : [t.element.chain.mask])];
-  eachScore(inline, scorePass, () => printScoreElement(t.element, d, w, "s[mt][nt][cc]", t.scale !== undefined, !softmax));
+  const scorePass = [t.code.score, t.code.normalise, ...(softmax ? [] : [t.code.mask])];
+  eachScore(inline, scorePass, () => printScoreElement(t.code, d, w, "s[mt][nt][cc]", !softmax));
   if (softmax) {
     w.block("if (guarded)", () => {
-      eachScore(t.hoisted, [t.element.chain.mask], () => printMaskElement(t.element, d, w, "s[mt][nt][cc]"));
+      eachScore(t.hoisted, [t.code.mask], () => printMaskElement(t.code, d, w, "s[mt][nt][cc]"));
     });
   }
-  if (c.normalizer.kind === "softmax") {
-    const scale = t.scale === undefined ? undefined : d.floatLiteral(t.scale);
-    w.line("float alpha[MT][2];");
-    unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
-      // With a deferred scale the scores are raw: their maximum is scaled once per row, and exp2 takes s * scale - m
-      // in one multiply-add.
-      w.line(scale === undefined ? "float mx[2] = {m_run[mt][0], m_run[mt][1]};" : "float mx[2] = {NEG_INF, NEG_INF};");
-      w.line("#pragma unroll");
-      w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3])); }");
-      w.line("float base[2];");
-      unrolled(w, "for (int r = 0; r < 2; ++r)", () => {
-        w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
-        w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
-        if (scale !== undefined) w.line(`mx[r] = fmaxf(m_run[mt][r], mx[r] * ${scale});`);
-        // The base is the running max kept finite (once a row and tile, no work a score): +inf scores give
-        // exp2(+inf) = +inf, not exp2(inf - inf) = NaN, so the row sum is +inf and logsumexp +inf (language.md 6).
-        w.line("base[r] = mx[r] == NEG_INF ? 0.0f : attnc_below_inf(mx[r]);");
-        // The previous max kept finite too: after a +inf score alpha is 1, not inf (a thread's partial sum may be 0).
-        w.line("alpha[mt][r] = attnc_exp2(attnc_below_inf(m_run[mt][r]) - base[r]);");
-        w.line("m_run[mt][r] = mx[r];");
-        w.line("l_run[mt][r] *= alpha[mt][r];");
-      });
-      w.line("#pragma unroll");
-      w.line("for (int nt = 0; nt < BC / 8; ++nt) {");
-      w.line("  #pragma unroll");
-      const arg = scale === undefined ? "s[mt][nt][cc] - base[cc >> 1]" : `fmaf(s[mt][nt][cc], ${scale}, -base[cc >> 1])`;
-      w.line(`  for (int cc = 0; cc < 4; ++cc) { s[mt][nt][cc] = attnc_exp2(${arg}); l_run[mt][cc >> 1] += s[mt][nt][cc]; }`);
-      w.line("}");
+  if (!softmax) return;
+  // The row formulas of the program (online-softmax.ts); alpha outlives this loop (the rescale reads it).
+  w.line("float alpha[MT][2];");
+  const spelling = cudaScalars(d, w, (r) => tileRegister(r, "r"));
+  const assigns = (op: TileOp | undefined) => {
+    if (op?.op === "assign") for (const s of op.steps) w.line(`${tileRegister(s.reg, "r")} = ${printScalar(s.value, spelling)};`);
+  };
+  unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
+    t.program.tile.forEach((op, x) => {
+      const next = t.program.tile[x + 1];
+      if (op.op === "tileMax") {
+        w.line(`float mx[2] = {NEG_INF, NEG_INF};`);
+        w.line("#pragma unroll");
+        w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3])); }");
+        w.line("float base[2];");
+        // The quad's max, and the assigns that follow it in the same loop over the thread's two rows.
+        unrolled(w, "for (int r = 0; r < 2; ++r)", () => {
+          w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));");
+          w.line("mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));");
+          assigns(next);
+        });
+      } else if (op.op === "assign") {
+        if (t.program.tile[x - 1]?.op !== "tileMax") unrolled(w, "for (int r = 0; r < 2; ++r)", () => assigns(op));
+      } else if (op.op === "exponentiate") {
+        const spelling = cudaScalars(d, w, (r) => tileRegister(r, "cc >> 1"));
+        w.line("#pragma unroll");
+        w.line("for (int nt = 0; nt < BC / 8; ++nt) {");
+        w.line("  #pragma unroll");
+        w.line(`  for (int cc = 0; cc < 4; ++cc) { s[mt][nt][cc] = ${printScalar(op.value, spelling)}; ${tileRegister(op.sum, "cc >> 1")} += s[mt][nt][cc]; }`);
+        w.line("}");
+      }
     });
-  }
+  });
 }
 
 /**
- * After printScores, once no product into O is in flight: rescales O by the running max's change and packs P into
- * pa, the A operand of P V (the S accumulator layout of two n-tiles is the A operand layout of one k-step).
+ * After printScores, once no product into O is in flight: the program's rescale of O by the running max's change,
+ * and P packed into pa, the A operand of P V (the S accumulator layout of two n-tiles is the A operand layout of
+ * one k-step).
  */
 export function printRescaleAndPack(t: TileMath, w: CodeWriter, declarePa = true): void {
-  if (t.stage.chain.normalizer.kind === "softmax") {
+  for (const op of t.program.tile) {
+    if (op.op !== "rescale") continue;
+    const by = (r: number) => tileRegister(op.by, `${r}`);
     unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
       w.line("#pragma unroll");
-      w.line("for (int nt = 0; nt < DV / 8; ++nt) { o[mt][nt][0] *= alpha[mt][0]; o[mt][nt][1] *= alpha[mt][0]; o[mt][nt][2] *= alpha[mt][1]; o[mt][nt][3] *= alpha[mt][1]; }");
+      w.line(`for (int nt = 0; nt < DV / 8; ++nt) { o[mt][nt][0] *= ${by(0)}; o[mt][nt][1] *= ${by(0)}; o[mt][nt][2] *= ${by(1)}; o[mt][nt][3] *= ${by(1)}; }`);
     });
   }
   if (declarePa) w.line("uint32_t pa[MT][BC / 16][4];");
@@ -192,25 +221,31 @@ export function printRescaleAndPack(t: TileMath, w: CodeWriter, declarePa = true
 }
 
 /**
- * After the key loop: quad-reduces the row sums, folds the sink, writes the outputs and row statistics. With
- * `slice`, the block owns the DV value columns from `e0` on (the kernel declares e0) of a wider value head dim: its
- * accumulator column x is output column e0 + x, and only the block of the first slice writes the row statistics.
+ * After the key loop, the program's finish: the row sums joined across the quad, then its formulas, statistics
+ * and outputs. With `slice`, the block owns the DV value columns from `e0` on (the kernel declares e0) of a wider
+ * value head dim: its accumulator column x is output column e0 + x, and only the block of the first slice writes
+ * the row statistics.
  */
 export function printFinalise(t: TileMath, d: Dialect, w: CodeWriter, slots: ReadonlyMap<string, TensorSlot>, slice?: { first: string }): void {
-  const c = t.stage.chain;
+  const c = t.program.stage.chain;
   unrolled(w, "for (int mt = 0; mt < MT; ++mt)", () => {
     unrolled(w, "for (int r = 0; r < 2; ++r)", () => {
-      w.line("l_run[mt][r] += __shfl_xor_sync(0xffffffffu, l_run[mt][r], 1);");
-      w.line("l_run[mt][r] += __shfl_xor_sync(0xffffffffu, l_run[mt][r], 2);");
+      for (const op of t.program.finish) {
+        if (op.op !== "rowSum") continue;
+        w.line(`${rowState(op.reg, "[mt][r]")} += __shfl_xor_sync(0xffffffffu, ${rowState(op.reg, "[mt][r]")}, 1);`);
+        w.line(`${rowState(op.reg, "[mt][r]")} += __shfl_xor_sync(0xffffffffu, ${rowState(op.reg, "[mt][r]")}, 2);`);
+      }
       w.line("const int i_raw = i0 + warp_row + mt * 16 + (lane >> 2) + r * 8;");
       w.line("if (i_raw >= N) continue;");
       w.line(`const int ${identifier(c.queryVar.name)} = i_raw;`);
-      printRowScale(t.stage, d, w, slots, "m_run[mt][r]", "l_run[mt][r]", slice ? `(lane & 3) == 0 && ${slice.first}` : "(lane & 3) == 0");
-      unrolled(w, "for (int nt = 0; nt < DV / 8; ++nt)", () => {
-        unrolled(w, "for (int c2 = 0; c2 < 2; ++c2)", () => {
-          w.line(`const int ${identifier(c.valueVar.name)} = ${slice ? "e0 + " : ""}nt * 8 + (lane & 3) * 2 + c2;`);
-          w.line("const float r_acc = o[mt][nt][r * 2 + c2] * scale;");
-          printOutputStore(t.stage, d, w, slots);
+      const writer = slice ? `(lane & 3) == 0 && ${slice.first}` : "(lane & 3) == 0";
+      printRowFinish(t.program, d, w, slots, (r) => rowState(r, "[mt][r]"), writer, (scale) => {
+        unrolled(w, "for (int nt = 0; nt < DV / 8; ++nt)", () => {
+          unrolled(w, "for (int c2 = 0; c2 < 2; ++c2)", () => {
+            w.line(`const int ${identifier(c.valueVar.name)} = ${slice ? "e0 + " : ""}nt * 8 + (lane & 3) * 2 + c2;`);
+            w.line(`const float r_acc = o[mt][nt][r * 2 + c2]${scale === undefined ? "" : ` * ${scale}`};`);
+            printOutputStore(t.program.stage, d, w, slots);
+          });
         });
       });
     });

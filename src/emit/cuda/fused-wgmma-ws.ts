@@ -8,7 +8,7 @@
 // block-wide barrier is left in the key loop; setmaxnreg moves registers from the producer to the consumers; with
 // `persistent`, a resident block an SM takes query tiles from a counter of the launch's own, longest first, as
 // they free up (bench/results/cuda-notes.md, steps 17-26).
-import type { FusedStage } from "../../plan/plan.js";
+import type { TileProgram } from "../../tile/types.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
@@ -38,8 +38,9 @@ export function wsRegisters(consumerGroups: number, tables = false): { readonly 
 }
 
 export function printFusedWgmmaWs(
-  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
+  name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
 ): WgmmaKernel {
+  const stage = program.stage;
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
@@ -54,7 +55,7 @@ export function printFusedWgmmaWs(
   // tile codes and the Q buffers' items, and 1024 bytes to align the start to the swizzle pattern's period.
   const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
   const stages = shape.stages;
-  const t = tileMath(stage);
+  const t = tileMath(program);
   const { smemBytes, qStages } = wgmmaSmem({ d: D, dv: DV }, shape);
   const pingpong = shape.pingpong === true && shape.overlap && shape.warpgroups === 2;
   const persistent = shape.persistent === true;

@@ -3,7 +3,7 @@
 // swizzled layout, K/V tiles stream through two K and two or three V buffers with cp.async (the next tile loads
 // while this one is computed), S = Q K^T reads both operands from shared memory, and P stays in registers as the
 // A operand of O += P V.
-import type { FusedStage } from "../../plan/plan.js";
+import type { TileProgram } from "../../tile/types.js";
 import type { WgmmaSchedule } from "../../schedule/types.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
@@ -56,9 +56,10 @@ export function printRunPV(w: CodeWriter, rs: WgmmaForm, vBuffer: string): void 
 }
 
 export function printFusedWgmma(
-  name: string, stage: FusedStage, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
+  name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
 ): WgmmaKernel {
   if (shape.producer) throw new Error("internal: a producer warpgroup is fused-wgmma-ws.ts's kernel");
+  const stage = program.stage;
   const c = stage.chain;
   const D = (c.headVar.extent as { value: number }).value;
   const DV = (c.valueVar.extent as { value: number }).value;
@@ -70,7 +71,7 @@ export function printFusedWgmma(
   const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
   const vBuffers = shape.overlap ? 3 : 2;
   const smemBytes = shape.smemBytes;
-  const t = tileMath(stage);
+  const t = tileMath(program);
   const w = new CodeWriter();
 
   w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group) {`);

@@ -16,6 +16,7 @@ import { printFusedWgmma } from "./fused-wgmma.js";
 import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 import { printWgmma, wgmmaName, wgmmaPrelude, type WgmmaForm } from "./wgmma.js";
 import { printNaive } from "./naive.js";
+import { lowerFused } from "../../tile/lower.js";
 import { commentText, nameText } from "../names.js";
 import { memberName } from "./names.js";
 
@@ -80,13 +81,15 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
       return;
     }
     const ctype = ctypeOf[dtypeOf(stage.chain.q.tensor)];
+    // The softmax scales raw products inside exp2 where it can (one multiply-add a score).
+    const program = lowerFused(stage, { deferScale: true });
     const at = { stage: i, l2Budget: s.l2Budget };
-    if (s.path === "simt") kernels.push({ kind: "fused", ...at, path: "simt", ...printFusedSimt(name, stage, d, slots, s) });
+    if (s.path === "simt") kernels.push({ kind: "fused", ...at, path: "simt", ...printFusedSimt(name, program, d, slots, s) });
     else if (s.path === "wgmma") {
-      const kernel = (s.producer ? printFusedWgmmaWs : printFusedWgmma)(name, stage, fast, slots, ctype, s);
+      const kernel = (s.producer ? printFusedWgmmaWs : printFusedWgmma)(name, program, fast, slots, ctype, s);
       for (const f of kernel.forms) forms.set(wgmmaName(f), f);
       kernels.push({ kind: "fused", ...at, path: "wgmma", ...kernel });
-    } else kernels.push({ kind: "fused", ...at, path: "mma", ...printFusedMma(name, stage, fast, slots, ctype, s) });
+    } else kernels.push({ kind: "fused", ...at, path: "mma", ...printFusedMma(name, program, fast, slots, ctype, s) });
   });
   const pathNote = { wgmma: "tensor cores, wgmma", mma: "tensor cores", simt: "SIMT" };
 

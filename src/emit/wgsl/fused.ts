@@ -1,4 +1,4 @@
-// Emit stage (WGSL): a fused attention stage, the online softmax of interp/execute-plan.ts over tiles in workgroup memory.
+// Emit stage (WGSL): a fused stage's tile program (tile/types.ts) over tiles in workgroup memory.
 //
 // A workgroup owns a query tile of one row tuple (b, h, ..) and walks the key tiles of the plan's key range.
 // Each tile is classified once (empty: skipped where a masked score contributes 0; full: scored without any
@@ -11,7 +11,9 @@
 import type { Expr, Extent, IndexVar } from "../../check/typed.js";
 import { freeVars } from "../../check/free-vars.js";
 import { some } from "../../graph/walk.js";
-import type { FusedStage } from "../../plan/plan.js";
+import type { Assign, Register, TileProgram } from "../../tile/types.js";
+import { opsOf } from "../../tile/lower.js";
+import { printScalar, type ScalarSpelling } from "../scalar.js";
 import { identifier, printExpr, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
@@ -32,8 +34,6 @@ const range = (n: number) => Array.from({ length: n }, (_, k) => k);
 const minusInfinity = wgslFloat(-Infinity);
 const lowest = wgslFloat(-3.4028234663852886e38);
 const largest = wgslFloat(3.4028234663852886e38);
-const log2e = wgslFloat(Math.LOG2E);
-const ln2 = wgslFloat(Math.LN2);
 
 /** The WGSL type of a tile's slot of 4 elements. */
 const slotType = (f: TileForm) => (f === "f32" ? "vec4f" : "vec2u");
@@ -65,7 +65,8 @@ const packSlot = (f: TileForm, value: string): string => {
 };
 
 /** The stage's code, and the tensors it names. */
-export function printFused(entry: string, stage: FusedStage, shape: TileShape, cx: FusedContext): { code: string; uses: TensorUses } {
+export function printFused(entry: string, program: TileProgram, shape: TileShape, cx: FusedContext): { code: string; uses: TensorUses } {
+  const stage = program.stage;
   const tensorUses = noTensorUses();
   const dialect = recordingDialect(tensorUses);
   const c = stage.chain;
@@ -76,8 +77,9 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
   const KS = DP4 + 1; // vec4s a K row, padded
   const DVP4 = paddedDv / 4; // vec4s a V row
   const PS = BR / 4 + 1; // vec4s a P row (one key, all queries), padded
-  const softmax = c.normalizer.kind === "softmax";
-  const sink = c.normalizer.kind === "softmax" ? c.normalizer.sink : undefined;
+  const softmax = program.state.length > 0;
+  const scoreMod = opsOf(program, "scoreMod")[0]?.value ?? c.scoreMod;
+  const normalise = opsOf(program, "normalise")[0]?.fn;
   const v = (x: IndexVar) => identifier(x.name);
   const [iv, jv, ev] = [c.queryVar, c.keyVar, c.valueVar].map(v);
   const kArray = shareKV ? `${entry}_kv` : `${entry}_k`;
@@ -87,6 +89,24 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
   const w = new CodeWriter();
   const expr = (e: Expr) => printExpr(e, dialect, w);
   const bool = (e: Expr) => (e.type === "bool" ? expr(e) : `(${expr(e)} != 0)`);
+  /** The program's row formulas in WGSL, with `reg` the spelling of each register where they are printed. */
+  const spelling = (reg: (r: Register) => string): ScalarSpelling => ({
+    reg, float: wgslFloat, expr, noKeys: "key_count == 0i", exp2: (a) => `exp2(${a})`, log2: (a) => `log2(${a})`, max: (a, b) => `max(${a}, ${b})`,
+    belowInf: (a) => `min(${a}, ${largest})`, finite: (a) => `min(max(${a}, ${lowest}), ${largest})`, fma: (a, b, cc) => `fma(${a}, ${b}, ${cc})`,
+    select: (cond, then, otherwise) => `select(${otherwise}, ${then}, ${cond})`,
+  });
+  /** Prints row formulas; a register not in `declared` becomes a var where first assigned. */
+  const assigns = (steps: readonly Assign[], reg: (r: Register) => string, declared: Set<Register>) => {
+    for (const st of steps) {
+      const local = !declared.has(st.reg);
+      declared.add(st.reg);
+      w.line(`${local ? "var " : ""}${reg(st.reg)} = ${printScalar(st.value, spelling(reg))};`);
+    }
+  };
+  const registerNames: Partial<Record<Register, string>> = { rowMax: "m", rowSum: "l", tileMax: "tile_max", score: "s" };
+  const finishNames: Partial<Record<Register, string>> = { stat: "r_stat", finalMax: "final_max", finalBase: "final_base" };
+  /** Query row r's register (the score: its vec4 of 4 keys). */
+  const rowRegister = (r: number) => (x: Register) => finishNames[x] ?? `${registerNames[x] ?? x}${r}`;
   const uses = (e: Expr | undefined, x: IndexVar) => e !== undefined && freeVars(e).has(x.name);
 
   decls.line(`// ${entry}: fused attention for \`${commentText(c.output.name)}\`${c.extras.length > 0 ? ` (and ${c.extras.map((x) => `\`${commentText(x.output.name)}\``).join(", ")})` : ""}.`);
@@ -226,8 +246,7 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
       }, "q");
       w.line("// Running statistics of this invocation's 4 queries (m in log2 units), and their output accumulators.");
       for (const r of range(4)) {
-        if (softmax) w.line(`var m${r} = ${minusInfinity};`);
-        if (softmax) w.line(`var l${r} = 0.0f;`);
+        for (const st of program.state) w.line(`var ${rowRegister(r)(st.reg)} = ${wgslFloat(st.init)};`);
         w.line(range(G).map((g) => `var o${r}_${g} = vec4f(0.0f);`).join(" "));
       }
       uniform("key_lo", stage.keyRange.lo ? `max(0i, ${expr(stage.keyRange.lo)})` : "0i");
@@ -274,20 +293,20 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
           w.block("", () => {
             const at = `s${r}.${lanes[k]}`;
             if (guarded) w.line(`let key_raw = r_j0 + tx + ${k * NX}i;`);
-            const needI = uses(c.scoreMod, c.queryVar) || (guarded && uses(c.mask, c.queryVar)) || uses(c.normalizer.kind === "elementwise" ? c.normalizer.fn : undefined, c.queryVar);
-            const needJ = uses(c.scoreMod, c.keyVar) || (guarded && uses(c.mask, c.keyVar)) || uses(c.normalizer.kind === "elementwise" ? c.normalizer.fn : undefined, c.keyVar);
+            const needI = uses(scoreMod, c.queryVar) || (guarded && uses(program.mask, c.queryVar)) || uses(normalise, c.queryVar);
+            const needJ = uses(scoreMod, c.keyVar) || (guarded && uses(program.mask, c.keyVar)) || uses(normalise, c.keyVar);
             if (needI) w.line(`let ${iv} = min(first_query + ${r}i, query_count - 1i);`);
             if (needJ) w.line(`let ${jv} = ${guarded ? "min(key_raw, key_count - 1i)" : `r_j0 + tx + ${k * NX}i`};`);
             w.line(`let r_score = ${at};`);
-            const keep = guarded ? `key_raw < key_count${c.mask ? ` && ${bool(c.mask)}` : ""}` : undefined;
-            if (c.normalizer.kind === "softmax") {
-              const scaled = `${expr(c.scoreMod)} * ${log2e}`;
+            const keep = guarded ? `key_raw < key_count${program.mask ? ` && ${bool(program.mask)}` : ""}` : undefined;
+            if (normalise === undefined) {
+              const scaled = expr(scoreMod);
               w.line(`${at} = ${keep ? `select(${minusInfinity}, ${scaled}, ${keep})` : scaled};`);
             } else {
               // An element-wise normaliser sees -inf where the mask says so; keys past the end contribute nothing.
-              const masked = c.mask && guarded ? `select(${minusInfinity}, ${expr(c.scoreMod)}, ${bool(c.mask)})` : expr(c.scoreMod);
+              const masked = program.mask && guarded ? `select(${minusInfinity}, ${expr(scoreMod)}, ${bool(program.mask)})` : expr(scoreMod);
               w.line(`let r_x = ${masked};`);
-              const p = expr(c.normalizer.fn);
+              const p = expr(normalise);
               w.line(`${at} = ${guarded ? `select(0.0f, ${p}, key_raw < key_count)` : p};`);
             }
           });
@@ -302,24 +321,29 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
         });
         w.line("}");
 
-        if (softmax) {
-          w.line("// The tile's row maxima over the workgroup: each invocation's 4 keys, then across a query's invocations.");
-          w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`).join(", ")});`);
-          w.line("workgroupBarrier();");
-          w.line(`var tile_max = vec4f(${range(4).map((r) => `m${r}`).join(", ")});`);
-          w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`tile_max = max(tile_max, ${entry}_rows[ty * ${NX}i + t]);`));
-          for (const r of range(4)) w.line(`let tile_max${r} = tile_max.${lanes[r]};`);
-          w.line("// The base is the running max kept finite: a query that has seen only -inf keeps it at the lowest f32, so");
-          w.line("// exp2 gives 0, never NaN; one that has seen +inf at the largest, so a +inf score gives +inf (language.md 6).");
-          for (const r of range(4)) {
-            w.line(`let base${r} = min(max(tile_max${r}, ${lowest}), ${largest});`);
-            // The previous max kept finite too: after a +inf score both bases are the largest f32 and alpha is 1, where
-            // exp2(inf - base) would be inf and turn an invocation's partial sum of 0 into 0 * inf = NaN.
-            w.line(`let alpha${r} = exp2(min(m${r}, ${largest}) - base${r});`);
-            w.line(`s${r} = exp2(s${r} - vec4f(base${r}));`);
-            w.line(`l${r} = l${r} * alpha${r} + (s${r}.x + s${r}.y + s${r}.z + s${r}.w);`);
-            w.line(range(G).map((g) => `o${r}_${g} = o${r}_${g} * alpha${r};`).join(" "));
-            w.line(`m${r} = tile_max${r};`);
+        // The program's row ops (online-softmax.ts), each invocation for its 4 queries.
+        const declared = range(4).map(() => new Set<Register>(program.state.map((st) => st.reg)));
+        for (const op of program.tile) {
+          if (op.op === "tileMax") {
+            w.line("// The tile's row maxima over the workgroup: each invocation's 4 keys, then across a query's invocations.");
+            w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`).join(", ")});`);
+            w.line("workgroupBarrier();");
+            w.line(`var tile_max = vec4f(${minusInfinity});`);
+            w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`tile_max = max(tile_max, ${entry}_rows[ty * ${NX}i + t]);`));
+            for (const r of range(4)) {
+              w.line(`var ${rowRegister(r)(op.into)} = tile_max.${lanes[r]};`);
+              declared[r].add(op.into);
+            }
+          } else if (op.op === "assign") {
+            for (const r of range(4)) assigns(op.steps, rowRegister(r), declared[r]);
+          } else if (op.op === "rescale") {
+            for (const r of range(4)) w.line(range(G).map((g) => `o${r}_${g} = o${r}_${g} * ${rowRegister(r)(op.by)};`).join(" "));
+          } else if (op.op === "exponentiate") {
+            for (const r of range(4)) {
+              const reg = rowRegister(r);
+              w.line(`s${r} = ${printScalar(op.value, spelling(reg))};`);
+              w.line(`${reg(op.sum)} = ${reg(op.sum)} + (s${r}.x + s${r}.y + s${r}.z + s${r}.w);`);
+            }
           }
         }
         if (shareKV) {
@@ -346,57 +370,42 @@ export function printFused(entry: string, stage: FusedStage, shape: TileShape, c
         w.line("workgroupBarrier();");
       });
 
-      if (softmax) {
+      for (const op of program.finish) {
+        if (op.op !== "rowSum") continue;
         w.line("// Row sums over the workgroup: each invocation summed its own keys.");
-        w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => `l${r}`).join(", ")});`);
+        w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => rowRegister(r)(op.reg)).join(", ")});`);
         w.line("workgroupBarrier();");
         w.line("var sums = vec4f(0.0f);");
         w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`sums = sums + ${entry}_rows[ty * ${NX}i + t];`));
-        for (const r of range(4)) w.line(`let sum${r} = sums.${lanes[r]};`);
+        for (const r of range(4)) w.line(`${rowRegister(r)(op.reg)} = sums.${lanes[r]};`);
       }
       for (const r of range(4)) {
         w.block(`if (first_query + ${r}i < query_count)`, () => {
           w.line(`let ${iv} = first_query + ${r}i;`);
-          let scale = "1.0f";
-          if (softmax) {
-            if (c.extras.length > 0) {
-              w.block("if (tx == 0i)", () => {
-                for (const extra of c.extras) {
+          const reg = rowRegister(r);
+          const declared = new Set<Register>(program.state.map((st) => st.reg));
+          for (const op of program.finish) {
+            if (op.op === "assign") assigns(op.steps, reg, declared);
+            else if (op.op === "storeStatistic") {
+              const x = op.store;
+              tensorUses.stores.add(x.output.name);
+              w.line(`if (tx == 0i) { st_${tensorIdentifier(x.output.name)}(${[...x.outputVars.map(v), store(expr(x.epilogue), x.epilogue, x.output.dtype === "i32")].join(", ")}); }`);
+            } else if (op.op === "storeOutput") {
+              const scale = op.scale && reg(op.scale);
+              for (const g of range(G)) {
+                for (const k of range(4)) {
                   w.block("", () => {
-                    w.line(extra.kind === "logsumexp"
-                      ? `let r_stat = select((m${r} + log2(sum${r})) * ${ln2}, ${minusInfinity}, sum${r} == 0.0f);`
-                      : `let r_stat = m${r} * ${ln2};`);
-                    tensorUses.stores.add(extra.output.name);
-                    w.line(`st_${tensorIdentifier(extra.output.name)}(${[...extra.outputVars.map(v), store(expr(extra.epilogue), extra.epilogue, extra.output.dtype === "i32")].join(", ")});`);
+                    w.line(`let ${ev} = ${g * NX * 4 + k}i + tx * 4i;`);
+                    const body = () => {
+                      w.line(`let r_acc = o${r}_${g}.${lanes[k]}${scale === undefined ? "" : ` * ${scale}`};`);
+                      tensorUses.stores.add(c.output.name);
+                      w.line(`st_${tensorIdentifier(c.output.name)}(${[...c.outputVars.map(v), store(expr(c.epilogue), c.epilogue, c.output.dtype === "i32")].join(", ")});`);
+                    };
+                    if (paddedDv > DV) w.block(`if (${ev} < ${DV}i)`, body);
+                    else body();
                   });
                 }
-              });
-            }
-            if (sink !== undefined) {
-              w.line("// The sink joins the denominator only.");
-              w.line(`let sink = ${expr(sink)} * ${log2e};`);
-              w.line(`let base = min(max(max(m${r}, sink), ${lowest}), ${largest});`);
-              w.line(`let rescale = exp2(m${r} - base);`);
-              w.line(`let denominator = sum${r} * rescale + exp2(sink - base);`);
-              w.line("// With no keys at all the output is an empty sum, 0, whatever the sink (a NaN one included).");
-              w.line("let scale = select(rescale / denominator, 0.0f, denominator == 0.0f || key_count == 0i);");
-            } else {
-              w.line(`let scale = select(1.0f / sum${r}, 0.0f, sum${r} == 0.0f);`);
-            }
-            scale = "scale";
-          }
-          for (const g of range(G)) {
-            for (const k of range(4)) {
-              w.block("", () => {
-                w.line(`let ${ev} = ${g * NX * 4 + k}i + tx * 4i;`);
-                const body = () => {
-                  w.line(`let r_acc = o${r}_${g}.${lanes[k]}${scale === "1.0f" ? "" : ` * ${scale}`};`);
-                  tensorUses.stores.add(c.output.name);
-                  w.line(`st_${tensorIdentifier(c.output.name)}(${[...c.outputVars.map(v), store(expr(c.epilogue), c.epilogue, c.output.dtype === "i32")].join(", ")});`);
-                };
-                if (paddedDv > DV) w.block(`if (${ev} < ${DV}i)`, body);
-                else body();
-              });
+              }
             }
           }
         });

@@ -10,6 +10,7 @@ import { printFused } from "./fused.js";
 import { elementsPerWorkgroup, storageOf, type BufferBinding, type WebGpuLayout, type WgslStage } from "./layout.js";
 import { declareHelpers, declareParams, declareTensor } from "./module.js";
 import { printNaive } from "./naive.js";
+import { lowerFused } from "../../tile/lower.js";
 
 export type { WebGpuLayout } from "./layout.js";
 export type { WgslLimits } from "../../schedule/index.js";
@@ -72,7 +73,7 @@ export function emitWgsl(plan: KernelPlan, schedule: WgslSchedule, options: Wgsl
       stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => dimOf(v.extent)) } });
     } else {
       const shape = s;
-      printed = printFused(entry, stage, shape, { binding: (t) => bindingOf.get(t)!, dims: (t) => infoOf.get(t)!.dims, placement });
+      printed = printFused(entry, lowerFused(stage, { deferScale: false }), shape, { binding: (t) => bindingOf.get(t)!, dims: (t) => infoOf.get(t)!.dims, placement });
       workgroupStorageBytes = Math.max(workgroupStorageBytes, shape.bytes);
       shapes.push(`${entry}: ${shape.blockQ} x ${shape.blockK} tiles, ${shape.threads} invocations${shape.shareKV ? ", K and V share memory" : ""}`);
       const c = stage.chain;
