@@ -8,7 +8,7 @@ import { formatDiagnostic, sourceFile } from "../diagnostics/source.js";
 import type { Diagnostic } from "../diagnostics/diagnostic.js";
 import { readSource } from "./read-source.js";
 import { outputFiles } from "./output-files.js";
-import { explainPlan } from "../plan/explain.js";
+import { explainPlan } from "../explain.js";
 import { parseAssignments, runKernel } from "./run.js";
 import { checkProgramNames, checkRunNames } from "./names.js";
 import { writeAll } from "./write-files.js";

@@ -1,5 +1,6 @@
 // Shared by every stage: diagnostics as values with a span, collected, never thrown.
-import type { Span } from "../syntax/ast.js";
+/** A range of the source text, as offsets: every AST and IR node that came from source keeps one. */
+export type Span = { readonly start: number; readonly end: number };
 
 export type Severity = "error" | "warning";
 

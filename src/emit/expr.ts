@@ -2,7 +2,7 @@
 // Reductions and softmax inside an expression are hoisted into loops written before the expression that uses them.
 import type { Expr, Extent, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
 import type { CodeWriter } from "./writer.js";
-import { compileExpr } from "../interp/interpret.js";
+import { compileExpr } from "../graph/evaluate.js";
 import { some } from "../graph/walk.js";
 import { nameText } from "./names.js";
 

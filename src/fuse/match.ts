@@ -4,7 +4,7 @@ import { freeVars } from "../check/free-vars.js";
 import { exprEqual, renameVar, type NameSupply } from "../graph/substitute.js";
 import { factors, product } from "../graph/canonical.js";
 import { children, rewrite, some } from "../graph/walk.js";
-import { compileExpr } from "../interp/interpret.js";
+import { compileExpr } from "../graph/evaluate.js";
 import type { AttentionChain, ChainMiss, Load, RowStatistic } from "./chain.js";
 
 type Found<T> = { ok: true; value: T } | { ok: false; miss: ChainMiss };

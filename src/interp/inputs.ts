@@ -3,17 +3,7 @@ import { extentValueOf, type CheckedKernel, type Extent } from "../check/typed.j
 import type { DType } from "../syntax/ast.js";
 import { own, setOwn } from "../records.js";
 
-/** A deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../random.js";
 
 /** Sorted ids along rows of `last` elements (document ids): each element starts a new id with probability `p`. */
 export function documentIds(count: number, last: number, random: () => number, p: number): Float64Array {

@@ -3,7 +3,6 @@ import type { CheckedKernel, Expr, IndexVar, Statement, TensorInfo } from "../ch
 import { freeVars } from "../check/free-vars.js";
 import { tensorsOf } from "../check/typed.js";
 import { error, type SpanDiagnostic } from "../diagnostics/diagnostic.js";
-import type { Schedule } from "../manifest.js";
 import { inlineAll } from "../graph/inline.js";
 import { canonicalize } from "../graph/canonical.js";
 import type { NameSupply } from "../graph/substitute.js";
@@ -34,6 +33,9 @@ export type KernelPlan = {
   readonly buffers: readonly TensorInfo[];
   readonly misses: readonly ChainMiss[];
 };
+
+/** Whether a plan fuses attention chains or runs every statement naive. */
+export type Schedule = "fused" | "naive";
 
 export type ScheduleRequest = "auto" | "fused" | "naive";
 

@@ -1,6 +1,8 @@
 // Syntax stage: the AST of an .attn program. Every node keeps its source span.
 
-export type Span = { readonly start: number; readonly end: number };
+import type { Span } from "../diagnostics/diagnostic.js";
+
+export type { Span } from "../diagnostics/diagnostic.js";
 
 export type DType = "f16" | "bf16" | "f32" | "i32";
 export type ScalarDType = "f32" | "i32";

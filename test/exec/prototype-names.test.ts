@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile, type CompiledKernel } from "../../src/compile.js";
 import { interpret } from "../../src/interp/interpret.js";
 import { jsonLiteral } from "../../src/emit/ts/index.js";
-import { explainPlan } from "../../src/plan/explain.js";
+import { explainPlan } from "../../src/explain.js";
 import { sourceFile } from "../../src/diagnostics/source.js";
 import { createRunner, releaseDevice } from "../../src/runtime/index.js";
 import { ensureBuilt, runCliAsync } from "../support/cli.js";

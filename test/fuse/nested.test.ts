@@ -6,7 +6,7 @@ import { executePlan } from "../../src/interp/execute-plan.js";
 import { inlineAll } from "../../src/graph/inline.js";
 import { canonicalize } from "../../src/graph/canonical.js";
 import { matchChain } from "../../src/fuse/match.js";
-import { explainPlan } from "../../src/plan/explain.js";
+import { explainPlan } from "../../src/explain.js";
 import { sourceFile } from "../../src/diagnostics/source.js";
 import { printExpr } from "../../src/graph/print.js";
 import type { FusedStage } from "../../src/plan/plan.js";

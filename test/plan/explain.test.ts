@@ -2,7 +2,7 @@
 // element, and the missing link (with a caret under the source) where no chain matches.
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { countTiles, explainPlan, tileClassifier, type RangeClass } from "../../src/plan/explain.js";
+import { countTiles, explainPlan, tileClassifier, type RangeClass } from "../../src/explain.js";
 import type { FusedStage } from "../../src/plan/plan.js";
 import { rng } from "../../src/interp/inputs.js";
 import { sourceFile } from "../../src/diagnostics/source.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { compile, type CompileOptions } from "../../src/compile.js";
-import { explainPlan } from "../../src/plan/explain.js";
+import { explainPlan } from "../../src/explain.js";
 import { sourceFile } from "../../src/diagnostics/source.js";
 import { createRunner } from "../../src/runtime/index.js";
 import { compare } from "../support/programs.js";

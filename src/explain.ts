@@ -1,14 +1,15 @@
-// Plan stage: `attnc explain` — the chain found in the user's terms, the plan and its tile statistics, or what is missing.
-import type { Expr, Extent } from "../check/typed.js";
-import { showExtent } from "../check/typed.js";
-import { printExpr as print, readableNames } from "../graph/print.js";
-import { children, some } from "../graph/walk.js";
-import { compileExpr, extentValue, slotAllocator } from "../interp/interpret.js";
-import { rng } from "../interp/inputs.js";
-import { formatDiagnostic, resolve, type SourceFile } from "../diagnostics/source.js";
-import { own, recordOf } from "../records.js";
-import type { FusedStage, KernelPlan } from "./plan.js";
-import type { CudaSchedule, WgslSchedule } from "../schedule/types.js";
+// Explain (after the schedule): `attnc explain`: the chain found in the user's terms, the plan, its tile
+// statistics and tile program, the schedules, or what is missing.
+import type { Expr, Extent } from "./check/typed.js";
+import { showExtent } from "./check/typed.js";
+import { printExpr as print, readableNames } from "./graph/print.js";
+import { children, some } from "./graph/walk.js";
+import { compileExpr, extentValue, slotAllocator } from "./graph/evaluate.js";
+import { rng } from "./random.js";
+import { formatDiagnostic, resolve, type SourceFile } from "./diagnostics/source.js";
+import { own, recordOf } from "./records.js";
+import type { FusedStage, KernelPlan } from "./plan/plan.js";
+import type { CudaSchedule, WgslSchedule } from "./schedule/types.js";
 
 const source = (file: SourceFile, e: { span: { start: number; end: number } }) => file.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
 
