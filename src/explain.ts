@@ -10,6 +10,8 @@ import { formatDiagnostic, resolve, type SourceFile } from "./diagnostics/source
 import { own, recordOf } from "./records.js";
 import type { FusedStage, KernelPlan } from "./plan/plan.js";
 import type { CudaSchedule, WgslSchedule } from "./schedule/types.js";
+import { lowerFused } from "./tile/lower.js";
+import { printProgram } from "./tile/print.js";
 
 const source = (file: SourceFile, e: { span: { start: number; end: number } }) => file.text.slice(e.span.start, e.span.end).replace(/\s+/g, " ");
 
@@ -107,6 +109,8 @@ function explainChain(stage: FusedStage, file: SourceFile, shape: Required<Expla
   lines.push(`    tile full:   ${printExpr(stage.tiles.full)}   (no mask code)`);
   lines.push(`    tile empty:  ${printExpr(stage.tiles.empty)}   (${c.maskedIsZero ? "skipped" : "computed"})`);
   lines.push(`    ${tileStatistics(stage, shape)}`);
+  // The program as the CUDA kernels run it (WGSL's scales every score before the softmax instead).
+  lines.push("    tile program:", ...printProgram(lowerFused(stage, { deferScale: true }), printExpr).map((l) => `      ${l}`));
   return lines;
 }
 

@@ -10,7 +10,7 @@ import type { CodeWriter } from "../writer.js";
 import { declareRows, extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
 import type { Assign, Register, TileProgram } from "../../tile/types.js";
 import { opsOf } from "../../tile/lower.js";
-import { printScalar, type ScalarSpelling } from "../scalar.js";
+import { printScalar, type ScalarSpelling } from "../../tile/print.js";
 
 /**
  * Declares N, M, the row count and the block's query tile [i0, i1] (also as r_i0, r_i1 for tile classification),

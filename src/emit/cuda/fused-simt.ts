@@ -12,7 +12,7 @@ import type { SimtSchedule } from "../../schedule/types.js";
 import { staticSharedBytes } from "../../schedule/choose-cuda.js";
 import { cudaScalars, printAssigns, printOutputStore, printPrologue, printQueryTileLoop, printRowFinish, printScoreElement, scoreCode } from "./fused-common.js";
 import type { Register } from "../../tile/types.js";
-import { printScalar } from "../scalar.js";
+import { printScalar } from "../../tile/print.js";
 import type { FusedKernel } from "./fused-mma.js";
 
 export function printFusedSimt(name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, shape: SimtSchedule): FusedKernel {

@@ -10,7 +10,7 @@ import { cudaScalars, printMaskElement, printOutputStore, printRowFinish, printS
 import { some } from "../../graph/walk.js";
 import { hoistScoreReads, type Hoisted } from "../../graph/hoist.js";
 import type { Register, TileOp, TileProgram } from "../../tile/types.js";
-import { printScalar } from "../scalar.js";
+import { printScalar } from "../../tile/print.js";
 
 const reads = (e: Expr, h: Hoisted): boolean => some(e, (x) => x.kind === "ref" && x.name === h.name);
 

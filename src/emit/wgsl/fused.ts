@@ -13,7 +13,7 @@ import { freeVars } from "../../check/free-vars.js";
 import { some } from "../../graph/walk.js";
 import type { Assign, Register, TileProgram } from "../../tile/types.js";
 import { opsOf } from "../../tile/lower.js";
-import { printScalar, type ScalarSpelling } from "../scalar.js";
+import { printScalar, type ScalarSpelling } from "../../tile/print.js";
 import { identifier, printExpr, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";

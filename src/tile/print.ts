@@ -1,7 +1,8 @@
-// Emit stage: the tile program's row formulas (tile/types.ts Scalar) printed through a target's spelling table, as
-// C-like infix with only the parentheses precedence needs. The CUDA and WGSL printers differ only in the table.
+// Tile stage: printing a tile program: its row formulas (Scalar) through a spelling table, as C-like infix with only
+// the parentheses precedence needs (the CUDA and WGSL printers differ only in the table), and the whole program as
+// text for `explain`.
 import type { Expr } from "../check/typed.js";
-import type { Register, Scalar } from "../tile/types.js";
+import type { Register, Scalar, TileProgram, TileOp, FinishOp } from "./types.js";
 
 export type ScalarSpelling = {
   readonly reg: (r: Register) => string;
@@ -57,4 +58,37 @@ function print(s: Scalar, t: ScalarSpelling): { code: string; level: number } {
     case "select": return { code: t.select(at(s.cond, 2), at(s.then, 3), at(s.otherwise, 3)), level: 0 };
   }
   throw new Error("internal: unknown scalar");
+}
+
+/** Spells the formulas as the program's own notation (for explain and tests): registers by name, functions by op. */
+export const programSpelling = (expr: (e: Expr) => string): ScalarSpelling => ({
+  reg: (r) => r, float: (v) => (v === -Infinity ? "-inf" : v === Infinity ? "inf" : `${Number(v.toPrecision(9))}`), expr, noKeys: "M == 0",
+  exp2: (a) => `exp2(${a})`, log2: (a) => `log2(${a})`, max: (a, b) => `max(${a}, ${b})`, belowInf: (a) => `belowInf(${a})`,
+  finite: (a) => `finite(${a})`, fma: (a, b, c) => `fma(${a}, ${b}, ${c})`, select: (c, t, o) => `where(${c}, ${t}, ${o})`,
+});
+
+/** The program as lines of text: the row state, the ops on each live key tile, the ops that finish a row. */
+export function printProgram(p: TileProgram, expr: (e: Expr) => string): string[] {
+  const t = programSpelling(expr);
+  const op = (o: TileOp | FinishOp): string[] => {
+    switch (o.op) {
+      case "scores": return ["S = Q K^T"];
+      case "scoreMod": return [`s = ${expr(o.value)}`];
+      case "mask": return [p.mask === undefined ? "mask keys past the end" : `mask: s = -inf unless ${expr(p.mask)}, in tiles not full`];
+      case "normalise": return [`p = ${expr(o.fn)}`];
+      case "tileMax": return [`${o.into} = max over the tile of s`];
+      case "assign": return o.steps.map((s) => `${s.reg} = ${printScalar(s.value, t)}`);
+      case "exponentiate": return [`s = ${printScalar(o.value, t)} (score = s), summed into ${o.sum}`];
+      case "rescale": return [`O *= ${o.by}`];
+      case "accumulate": return ["O += P V"];
+      case "rowSum": return [`${o.reg} summed across the threads of the row`];
+      case "storeStatistic": return [`store ${o.store.output.name} = ${expr(o.store.epilogue)}`];
+      case "storeOutput": return [`store ${p.stage.chain.output.name} = ${expr(p.stage.chain.epilogue)} with acc = O${o.scale ? ` * ${o.scale}` : ""}`];
+    }
+  };
+  return [
+    `state:    ${p.state.map((s) => `${s.reg} = ${t.float(s.init)}`).join(", ") || "none"}`,
+    ...p.tile.flatMap(op).map((l, k) => `${k === 0 ? "key tile: " : "          "}${l}`),
+    ...p.finish.flatMap(op).map((l, k) => `${k === 0 ? "finish:   " : "          "}${l}`),
+  ];
 }
