@@ -35,6 +35,13 @@ const minusInfinity = wgslFloat(-Infinity);
 const lowest = wgslFloat(-3.4028234663852886e38);
 const largest = wgslFloat(3.4028234663852886e38);
 
+/** How WGSL spells the tile program's row formulas, with `reg` the spelling of each register where they are printed. */
+export const wgslScalars = (expr: (e: Expr) => string, reg: (r: Register) => string): ScalarSpelling => ({
+  reg, float: wgslFloat, expr, noKeys: "key_count == 0i", exp2: (a) => `exp2(${a})`, log2: (a) => `log2(${a})`, max: (a, b) => `max(${a}, ${b})`,
+  belowInf: (a) => `min(${a}, ${largest})`, finite: (a) => `min(max(${a}, ${lowest}), ${largest})`, fma: (a, b, c) => `fma(${a}, ${b}, ${c})`,
+  select: (cond, then, otherwise) => `select(${otherwise}, ${then}, ${cond})`,
+});
+
 /** The WGSL type of a tile's slot of 4 elements. */
 const slotType = (f: TileForm) => (f === "f32" ? "vec4f" : "vec2u");
 
@@ -89,12 +96,7 @@ export function printFused(entry: string, program: TileProgram, shape: TileShape
   const w = new CodeWriter();
   const expr = (e: Expr) => printExpr(e, dialect, w);
   const bool = (e: Expr) => (e.type === "bool" ? expr(e) : `(${expr(e)} != 0)`);
-  /** The program's row formulas in WGSL, with `reg` the spelling of each register where they are printed. */
-  const spelling = (reg: (r: Register) => string): ScalarSpelling => ({
-    reg, float: wgslFloat, expr, noKeys: "key_count == 0i", exp2: (a) => `exp2(${a})`, log2: (a) => `log2(${a})`, max: (a, b) => `max(${a}, ${b})`,
-    belowInf: (a) => `min(${a}, ${largest})`, finite: (a) => `min(max(${a}, ${lowest}), ${largest})`, fma: (a, b, cc) => `fma(${a}, ${b}, ${cc})`,
-    select: (cond, then, otherwise) => `select(${otherwise}, ${then}, ${cond})`,
-  });
+  const spelling = (reg: (r: Register) => string) => wgslScalars(expr, reg);
   /** Prints row formulas; a register not in `declared` becomes a var where first assigned. */
   const assigns = (steps: readonly Assign[], reg: (r: Register) => string, declared: Set<Register>) => {
     for (const st of steps) {
