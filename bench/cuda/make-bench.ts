@@ -4,8 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../src/compile.js";
 import { planKernel } from "../../src/plan/plan.js";
-import { emitCuda } from "../../src/emit/cuda/index.js";
-import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import { pinnedCuda } from "../../src/emit/cuda/index.js";
 import { wgmmaPin, wgmmaShapeTag } from "./shape-tag.js";
 
 // Kernels timed beside the default (the sm_90a wgmma kernel where it applies): the mma.sync kernel at its own
@@ -44,7 +43,7 @@ for (const [program, D] of builds) {
   const plan = planKernel(k.checked).plan;
   for (const v of variants(D, program)) {
     const variant = `${tag}__${v.tag}`;
-    const cuda = emitCuda(plan, pinnedCudaSchedule(plan, "sm_90a", v.pin));
+    const cuda = pinnedCuda(plan, "sm_90a", v.pin);
     writeFileSync(join(out, `${variant}.cu`), cuda.source.replaceAll(`attnc_${k.name}`, `attnc_${variant}`));
   }
 }

@@ -8,8 +8,7 @@ import { interpret } from "../../src/interp/interpret.js";
 import { documentIds } from "../../src/interp/inputs.js";
 import { extentValueOf, type CheckedKernel, type Extent } from "../../src/check/typed.js";
 import { planKernel } from "../../src/plan/plan.js";
-import { emitCuda } from "../../src/emit/cuda/index.js";
-import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import { pinnedCuda } from "../../src/emit/cuda/index.js";
 import { wgmmaPin, wgmmaShapeTag, type WgmmaShape } from "./shape-tag.js";
 
 // wgmma tile shapes checked beside each case's default, so that a shape can become a default once it has passed
@@ -58,6 +57,8 @@ const cases: Case[] = [
   { program: `${programs}/softcap.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 99, M: 99 }, scalars: { cap: 5 }, note: "softcap, large logits" },
   { program: `${programs}/document.attn`, defines: { D: 64 }, sizes: { B: 2, H: 2, N: 133 }, note: "documents" },
   { program: `${programs}/gqa-lse.attn`, defines: { D: 64 }, sizes: { B: 2, H: 4, HKV: 2, N: 45, M: 80 }, scalars: { G: 2 }, note: "GQA, sinks, lse" },
+  // A run-time head dim: the naive schedule, its softmax with sinks and its lse lowered to row max, row sum, probs.
+  { program: `${programs}/gqa-lse.attn`, defines: {}, sizes: { B: 2, H: 4, HKV: 2, N: 45, M: 80, D: 40 }, scalars: { G: 2 }, note: "GQA, sinks, lse, run-time D (naive)" },
   // Several 128-key tiles, ragged at both ends, so the double-buffered wgmma kernel cycles through its buffers.
   { program: `${programs}/full.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 300, M: 517 }, note: "full D=128 multi-tile" },
   { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 2, N: 333, M: 333 }, note: "causal D=64 multi-tile" },
@@ -107,15 +108,20 @@ for (const [n, c] of cases.entries()) {
   if (errors.length > 0) throw new Error(`${c.program}: ${errors.map((e) => e.message).join("; ")}`);
   for (const [x, k] of result.kernels.entries()) {
     const base = `${k.name}_${Object.entries(c.defines).map(([a, b]) => `${a}${b}`).join("_") || "default"}`;
-    const wgmma = hopper.kernels[x].cuda!.includes("wgmma.mma_async");
+    // Pins apply to fused stages: none where the kernel runs the naive schedule (paged-kv.attn, a run-time D), and
+    // the shapes, pinned in every fused stage, only where each runs wgmma (not attention-of-attention.attn, whose
+    // second chain reads an f32 query).
+    const hopperStages = hopper.kernels[x].manifest.tileSchedule!.cuda!.stages;
+    const fused = hopperStages.some((s) => s.kind === "fused");
+    const wgmma = fused && hopperStages.every((s) => s.kind !== "fused" || s.path === "wgmma");
     // Both defaults again with a small L2 budget, so that the launch's row groups (3 rows of M = 77 at D = 64, 4
     // of the f32 case) end in a partial group in several cases.
-    const tags = [`${base}_sm80`, `${base}_sm90a`, `${base}_sm80_grouped`, `${base}_sm90a_grouped`, ...(wgmma ? shapes.map((s) => `${base}_sm90a_${wgmmaShapeTag(s)}`) : [])];
+    const tags = [`${base}_sm80`, `${base}_sm90a`, ...(fused ? [`${base}_sm80_grouped`, `${base}_sm90a_grouped`] : []), ...(wgmma ? shapes.map((s) => `${base}_sm90a_${wgmmaShapeTag(s)}`) : [])];
     if (!compiled.has(base)) {
       compiled.add(base);
       const plan = planKernel(k.checked).plan;
-      const grouped = (["sm_80", "sm_90a"] as const).map((arch) => emitCuda(plan, pinnedCudaSchedule(plan, arch, { l2Budget: 60_000 })).source);
-      const sources = [k.cuda!, hopper.kernels[x].cuda!, ...grouped, ...(wgmma ? shapes.map((s) => emitCuda(plan, pinnedCudaSchedule(plan, "sm_90a", wgmmaPin(s))).source) : [])];
+      const grouped = fused ? (["sm_80", "sm_90a"] as const).map((arch) => pinnedCuda(plan, arch, { l2Budget: 60_000 }).source) : [];
+      const sources = [k.cuda!, hopper.kernels[x].cuda!, ...grouped, ...(wgmma ? shapes.map((s) => pinnedCuda(plan, "sm_90a", wgmmaPin(s)).source) : [])];
       sources.forEach((source, y) => {
         writeFileSync(join(out, "kernels", `${tags[y]}.cu`), source.replaceAll(`attnc_${k.name}`, `attnc_${tags[y]}`));
         writeFileSync(join(out, "kernels", `${tags[y]}.json`), JSON.stringify(k.manifest, null, 1));

@@ -1,7 +1,7 @@
 // Schedule stage: a kernel plan's schedule for a target, one record a stage (types.ts), chosen by the pure
 // choosers (choose-cuda.ts, choose-wgsl.ts) or pinned (override.ts); the plan it schedules is the kernel's, or the
-// naive one where the target's fused kernel cannot run a stage. compile() hands the record to the emitter, the
-// manifest and `explain`.
+// naive one where the target's fused kernel cannot run a stage, with its naive stages lowered (targetPlan). compile()
+// hands the record to the emitter, the manifest and `explain`.
 import type { DType } from "../syntax/ast.js";
 import { planKernel, type KernelPlan } from "../plan/plan.js";
 import { lowerNaive } from "../plan/naive-lower.js";
@@ -32,10 +32,21 @@ const nothingToPin = (target: string, pin: Readonly<Record<string, unknown>> | u
     ? [`the ${target} tile schedule pins fields of a fused stage, but the ${target} kernel runs the naive schedule${fallback ? ` (${fallback})` : ""}`]
     : [];
 
-/** The CUDA schedule of a plan at an arch: fused where the fused kernels can run every fused stage, naive otherwise. */
+/**
+ * The plan a target prints: the kernel's, or its naive plan where the target's fused kernel cannot run a stage
+ * (`fallback`); either way with its naive stages lowered (plan/naive-lower.ts), so that no backend's naive kernel
+ * recomputes a softmax's row statistics for every element.
+ */
+const targetPlan = (plan: KernelPlan, fallback: string | undefined): KernelPlan =>
+  lowerNaive(fallback !== undefined ? planKernel(plan.kernel, "naive").plan : plan);
+
+/**
+ * The CUDA schedule of a plan at an arch: fused where the fused kernels can run every fused stage, naive otherwise;
+ * the plan it schedules has its naive stages lowered (targetPlan).
+ */
 export function scheduleCuda(plan: KernelPlan, arch: CudaArch, pin?: TileScheduleOverride["cuda"]): Scheduled<CudaSchedule> {
   const fallback = firstReason(plan, (s) => cudaFusedUnsupportedReason(s, dtypeLookup(plan)));
-  const cudaPlan = fallback !== undefined ? planKernel(plan.kernel, "naive").plan : plan;
+  const cudaPlan = targetPlan(plan, fallback);
   const dtypeOf = dtypeLookup(cudaPlan);
   const errors: string[] = nothingToPin("CUDA", pin, cudaPlan, fallback);
   const stages = cudaPlan.stages.map((stage): CudaStageSchedule => {
@@ -58,11 +69,11 @@ export const storageLookup = (plan: KernelPlan) => {
 
 /**
  * The WGSL schedule of a plan under a device's workgroup-memory limit: fused where a tile fits every fused stage,
- * naive otherwise; the plan it schedules has its naive stages lowered (plan/naive-lower.ts).
+ * naive otherwise; the plan it schedules has its naive stages lowered (targetPlan).
  */
 export function scheduleWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimits, pin?: TileScheduleOverride["wgsl"]): Scheduled<WgslSchedule> {
   const fallback = firstReason(plan, (s) => fusedUnsupportedReason(s, limits));
-  const wgslPlan = lowerNaive(fallback !== undefined ? planKernel(plan.kernel, "naive").plan : plan);
+  const wgslPlan = targetPlan(plan, fallback);
   const storage = storageLookup(wgslPlan);
   const errors: string[] = nothingToPin("WGSL", pin, wgslPlan, fallback);
   const stages = wgslPlan.stages.map((stage): WgslStageSchedule => {
@@ -78,11 +89,4 @@ export function scheduleWgsl(plan: KernelPlan, limits: WgslLimits = defaultLimit
     schedule: { plan: wgslPlan.schedule, stages, workgroupStorageLimit: limits.maxWorkgroupStorageBytes, ...(fallback !== undefined ? { fallback } : {}) },
     plan: wgslPlan, errors,
   };
-}
-
-/** The CUDA schedule with `pin`'s fields pinned, for tools and tests that print variants; throws what is wrong with the pin. */
-export function pinnedCudaSchedule(plan: KernelPlan, arch: CudaArch, pin: TileScheduleOverride["cuda"]): CudaSchedule {
-  const scheduled = scheduleCuda(plan, arch, pin);
-  if (scheduled.errors.length > 0) throw new Error(scheduled.errors.join("; "));
-  return scheduled.schedule;
 }

@@ -7,7 +7,7 @@ import { compile } from "../../src/compile.js";
 import { lowerFused } from "../../src/tile/lower.js";
 import { printFusedWgmma } from "../../src/emit/cuda/fused-wgmma.js";
 import { wgmmaRecord } from "../../src/schedule/choose-cuda.js";
-import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import { scheduleCuda } from "../../src/schedule/index.js";
 import type { KernelPlan } from "../../src/plan/plan.js";
 import { printWgmma } from "../../src/emit/cuda/wgmma.js";
 import { wsRegisters } from "../../src/emit/cuda/fused-wgmma-ws.js";
@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cudaDialect } from "../../src/emit/cuda/dialect.js";
 import type { FusedStage } from "../../src/plan/plan.js";
-import { emitCuda } from "../../src/emit/cuda/index.js";
+import { pinnedCuda } from "../../src/emit/cuda/index.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { checked, planned } from "../support/programs.js";
 
@@ -36,7 +36,7 @@ const plain = (scale: string, normaliser = "softmax[j](s[b, h, i, j])") => `kern
 }`;
 
 /** The plan as sm_90a CUDA, with `pin`'s schedule fields pinned. */
-const sm90 = (plan: KernelPlan, pin?: Readonly<Record<string, unknown>>) => emitCuda(plan, pinnedCudaSchedule(plan, "sm_90a", pin));
+const sm90 = (plan: KernelPlan, pin?: Readonly<Record<string, unknown>>) => pinnedCuda(plan, "sm_90a", pin);
 /** A wgmma shape with every field given (false, or 2 stages, where absent). */
 const wg = (s: Readonly<Record<string, unknown>>) => ({ path: "wgmma", producer: false, stages: 2, pingpong: false, persistent: false, ...s });
 
@@ -66,7 +66,7 @@ describe("the sm_90a wgmma kernel", () => {
 
   it("takes the resident warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
     const shape = (path: string, D: number) => {
-      const r = pinnedCudaSchedule(planned(readFileSync(path, "utf8"), { D }), "sm_90a", undefined).stages.find((x) => x.kind === "fused")!;
+      const r = scheduleCuda(planned(readFileSync(path, "utf8"), { D }), "sm_90a").schedule.stages.find((x) => x.kind === "fused")!;
       if (r.kind !== "fused" || r.path !== "wgmma") throw new Error(`not wgmma: ${JSON.stringify(r)}`);
       const { path: _path, warpgroups, blockK, overlap, producer, stages, pingpong, persistent } = r;
       return { path: _path, warpgroups, blockK, overlap, producer, stages, pingpong, persistent };

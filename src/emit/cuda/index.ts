@@ -28,7 +28,7 @@ const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f
 export type CudaBuild = {
   /** Undefined where a pinned schedule cannot run (`errors`). */
   readonly program: CudaProgram | undefined;
-  /** The plan the CUDA runs: the kernel's, or the naive one where a fused stage cannot be compiled. */
+  /** The plan the CUDA runs: the kernel's, or the naive one where a fused stage cannot be compiled; naive stages lowered. */
   readonly plan: KernelPlan;
   /** Its schedule, a record a stage (schedule/); `fallback` says why it is naive where the kernel's plan is fused. */
   readonly schedule: CudaSchedule;
@@ -41,6 +41,16 @@ export function buildCuda(plan: KernelPlan, arch: CudaArch, pin?: TileScheduleOv
   const scheduled = scheduleCuda(plan, arch, pin);
   const program = scheduled.errors.length > 0 ? undefined : emitCuda(scheduled.plan, scheduled.schedule);
   return { program, plan: scheduled.plan, schedule: scheduled.schedule, errors: scheduled.errors };
+}
+
+/**
+ * The kernel's plan as CUDA with `pin`'s fields pinned, for tools and tests that print variants; throws what is wrong
+ * with the pin. It prints the plan the schedule is for (its naive stages lowered), never the plan given.
+ */
+export function pinnedCuda(plan: KernelPlan, arch: CudaArch, pin: TileScheduleOverride["cuda"]): CudaProgram {
+  const build = buildCuda(plan, arch, pin);
+  if (build.program === undefined) throw new Error(build.errors.join("; "));
+  return build.program;
 }
 
 /** The plan as CUDA, each stage printed as its schedule record says (schedule.stages[i] for plan.stages[i]). */

@@ -2,6 +2,7 @@
 import type { NaiveStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
 import { identifier, printExpr } from "../expr.js";
+import { flatDigits } from "../flat-index.js";
 import { CodeWriter } from "../writer.js";
 import { extentCode, storeOffset, type TensorSlot } from "./common.js";
 
@@ -14,13 +15,12 @@ export function printNaive(name: string, stage: NaiveStage, d: Dialect, slots: R
   w.indented(() => {
     w.line(`const long long total = ${st.vars.map((v) => `(long long)${extentCode(v.extent, d)}`).join(" * ") || "1"};`);
     w.block("for (long long flat = (long long)blockIdx.x * blockDim.x + threadIdx.x; flat < total; flat += (long long)gridDim.x * blockDim.x)", () => {
-      w.line("long long rest = flat;");
-      for (let k = st.vars.length - 1; k >= 0; k--) {
-        const v = st.vars[k];
-        w.line(`const int ${identifier(v.name)} = (int)(rest % ${extentCode(v.extent, d)});`);
-        if (k > 0) w.line(`rest /= ${extentCode(v.extent, d)};`);
+      if (st.vars.length > 0) w.line("long long rest = flat;");
+      for (const x of flatDigits(st.vars)) {
+        const extent = extentCode(x.extent, d);
+        w.line(`const int ${identifier(x.name)} = (int)${x.outermost ? "rest" : `(rest % ${extent})`};`);
+        if (!x.outermost) w.line(`rest /= ${extent};`);
       }
-      w.line("(void)rest;");
       const value = printExpr(st.value, d, w);
       w.line(`attnc_store(static_cast<${slot.ctype}*>(const_cast<void*>(p.t[${slot.index}])) + (${storeOffset(st.vars, slot)}), ${value});`);
     });

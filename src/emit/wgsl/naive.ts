@@ -1,6 +1,7 @@
 // Emit stage (WGSL): a naive stage, one invocation an element of the statement's tensor, reductions as loops.
 import type { NaiveStage } from "../../plan/plan.js";
 import { identifier, printExpr } from "../expr.js";
+import { flatDigits } from "../flat-index.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, type TensorUses } from "./dialect.js";
@@ -22,13 +23,10 @@ export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolea
     w.line(`let total = ${extents.map((e) => `u32(${e})`).join(" * ") || "1u"};`);
     w.line("if (flat >= total) { return; }");
     if (st.vars.length > 0) w.line("var rest = flat;");
-    for (let x = st.vars.length - 1; x >= 0; x--) {
-      if (x > 0) {
-        w.line(`let ${identifier(st.vars[x].name)} = i32(rest % u32(${extents[x]}));`);
-        w.line(`rest = rest / u32(${extents[x]});`);
-      } else {
-        w.line(`let ${identifier(st.vars[x].name)} = i32(rest);`);
-      }
+    for (const x of flatDigits(st.vars)) {
+      const extent = extentCode(x.extent);
+      w.line(`let ${identifier(x.name)} = i32(${x.outermost ? "rest" : `rest % u32(${extent})`});`);
+      if (!x.outermost) w.line(`rest = rest / u32(${extent});`);
     }
     const value = printExpr(st.value, d, w);
     const stored = storedValue(value, st.value.type, targetIsInt);
