@@ -16,7 +16,7 @@ import { printFusedMma } from "../../src/emit/cuda/fused-mma.js";
 import { printFusedWgmma } from "../../src/emit/cuda/fused-wgmma.js";
 import { printFusedWgmmaWs } from "../../src/emit/cuda/fused-wgmma-ws.js";
 import { wgslScalars } from "../../src/emit/wgsl/fused.js";
-import { pinnedCudaSchedule } from "../../src/schedule/index.js";
+import { scheduleCuda } from "../../src/schedule/index.js";
 import { CodeWriter } from "../../src/emit/writer.js";
 import { planned, randomArgs, rng } from "../support/programs.js";
 
@@ -85,7 +85,11 @@ describe("the tile program is the kernel", () => {
     const d = cudaDialect({ tensorIndex: new Map([["q", 0], ["k", 1], ["v", 2], ["o", 3]]), sizeIndex: new Map([["B", 0], ["H", 1], ["N", 2]]), scalarIndex: new Map() }, { fastMath: true });
     const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, rank: 4, ctype: "__nv_bfloat16" }]));
     const program = withFinishStep(lowerFused(stage, { deferScale: true }), halveScale);
-    const record = (arch: "sm_80" | "sm_90a", pin: Record<string, unknown>) => pinnedCudaSchedule(plan, arch, pin).stages[0];
+    const record = (arch: "sm_80" | "sm_90a", pin: Record<string, unknown>) => {
+      const scheduled = scheduleCuda(plan, arch, pin);
+      expect(scheduled.errors).toEqual([]);
+      return scheduled.schedule.stages[0];
+    };
     const texts: string[] = [];
     const simt = record("sm_80", { path: "simt" });
     if (simt.kind === "fused" && simt.path === "simt") texts.push(printFusedSimt("k", program, d, slots, simt).code);
