@@ -3,6 +3,7 @@
 // backends are tested against.
 import type { Expr } from "../check/typed.js";
 import type { Register, Scalar, TileProgram } from "../tile/types.js";
+import type { ElementProgram } from "../tile/elements.js";
 import { compileExpr, extentValue, slotAllocator, softmaxBase, type Compiled, type Context } from "./interpret.js";
 import { roundTo } from "./dtype.js";
 
@@ -244,4 +245,25 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
   }
   const buffers = cx.buffers as Map<string, Float64Array>;
   for (const [name, o] of outputs) buffers.set(name, o.out);
+}
+
+/** Runs an element program (a naive stage) into `cx.buffers`, in float64 as the interpreter does: each element's index variables from its flat number. */
+export function runElements(p: ElementProgram, cx: Omit<Context, "slotOf">): void {
+  const info = cx.infos.get(p.target)!;
+  const slotOf = slotAllocator(p.vars.map((v) => v.name));
+  const value = compileExpr(p.value, { ...cx, slotOf });
+  const digits = p.digits.map((x) => ({ slot: slotOf(x.name), extent: extentValue(x.extent, cx.sizes), outermost: x.outermost }));
+  const total = p.vars.reduce((n, v) => n * extentValue(v.extent, cx.sizes), 1);
+  const out = new Float64Array(total);
+  const env = new Float64Array(64);
+  for (let flat = 0; flat < total; flat++) {
+    let rest = flat;
+    for (const x of digits) {
+      env[x.slot] = x.outermost ? rest : rest % x.extent;
+      if (!x.outermost) rest = Math.floor(rest / x.extent);
+    }
+    const v = value(env);
+    out[flat] = info.dtype === "i32" ? roundTo("i32", v) : v;
+  }
+  (cx.buffers as Map<string, Float64Array>).set(p.target, out);
 }

@@ -17,6 +17,7 @@ import { printFusedWgmmaWs } from "./fused-wgmma-ws.js";
 import { printWgmma, wgmmaName, wgmmaPrelude, type WgmmaForm } from "./wgmma.js";
 import { printNaive } from "./naive.js";
 import { lowerFused } from "../../tile/lower.js";
+import { lowerNaiveStage } from "../../tile/elements.js";
 import { commentText, nameText } from "../names.js";
 import { memberName } from "./names.js";
 
@@ -87,7 +88,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
     const s = schedule.stages[i];
     if (stage.kind === "naive" || s.kind === "naive") {
       if (stage.kind !== "naive" || s.kind !== "naive") throw new Error("internal: a CUDA schedule for another plan");
-      kernels.push({ kind: "naive", name, code: printNaive(name, stage, d, slots, s.threads), stage: i, threads: s.threads });
+      kernels.push({ kind: "naive", name, code: printNaive(name, lowerNaiveStage(stage), d, slots, s.threads), stage: i, threads: s.threads });
       return;
     }
     const ctype = ctypeOf[dtypeOf(stage.chain.q.tensor)];

@@ -11,6 +11,7 @@ import { elementsPerWorkgroup, storageOf, type BufferBinding, type WebGpuLayout,
 import { declareHelpers, declareParams, declareTensor } from "./module.js";
 import { printNaive } from "./naive.js";
 import { lowerFused } from "../../tile/lower.js";
+import { lowerNaiveStage } from "../../tile/elements.js";
 
 export type { WebGpuLayout } from "./layout.js";
 export type { WgslLimits } from "../../schedule/index.js";
@@ -69,7 +70,7 @@ export function emitWgsl(plan: KernelPlan, schedule: WgslSchedule, options: Wgsl
     const s = schedule.stages[index];
     if (stage.kind === "naive" || s.kind === "naive") {
       if (stage.kind !== "naive" || s.kind !== "naive" || s.threads !== elementsPerWorkgroup) throw new Error("internal: a WGSL schedule for another plan");
-      printed = printNaive(entry, stage, infoOf.get(stage.statement.target)!.dtype === "i32");
+      printed = printNaive(entry, lowerNaiveStage(stage), infoOf.get(stage.statement.target)!.dtype === "i32");
       stages.push({ entryPoint: entry, bindings: [], dispatch: { kind: "elements", dims: stage.statement.vars.map((v) => dimOf(v.extent)) } });
     } else {
       const shape = s;

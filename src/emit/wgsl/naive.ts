@@ -1,7 +1,6 @@
-// Emit stage (WGSL): a naive stage, one invocation an element of the statement's tensor, reductions as loops.
-import type { NaiveStage } from "../../plan/plan.js";
+// Emit stage (WGSL): a naive stage's element program (tile/elements.ts), one invocation an element of the statement's tensor, reductions as loops.
+import type { ElementProgram } from "../../tile/elements.js";
 import { identifier, printExpr } from "../expr.js";
-import { flatDigits } from "../flat-index.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, type TensorUses } from "./dialect.js";
@@ -9,10 +8,10 @@ import { elementsPerWorkgroup } from "./layout.js";
 import { extentCode } from "./module.js";
 
 /** The stage's code, and the tensors it names. */
-export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolean): { code: string; uses: TensorUses } {
+export function printNaive(entry: string, program: ElementProgram, targetIsInt: boolean): { code: string; uses: TensorUses } {
   const uses = noTensorUses();
   const d = recordingDialect(uses);
-  const st = stage.statement;
+  const st = program;
   const w = new CodeWriter();
   const extents = st.vars.map((v) => extentCode(v.extent));
   w.line(`// ${entry}: ${commentText(`${st.target}[${st.vars.map((v) => v.name).join(", ")}]`)}, one invocation an element.`);
@@ -23,7 +22,7 @@ export function printNaive(entry: string, stage: NaiveStage, targetIsInt: boolea
     w.line(`let total = ${extents.map((e) => `u32(${e})`).join(" * ") || "1u"};`);
     w.line("if (flat >= total) { return; }");
     if (st.vars.length > 0) w.line("var rest = flat;");
-    for (const x of flatDigits(st.vars)) {
+    for (const x of st.digits) {
       const extent = extentCode(x.extent);
       w.line(`let ${identifier(x.name)} = i32(${x.outermost ? "rest" : `rest % u32(${extent})`});`);
       if (!x.outermost) w.line(`rest = rest / u32(${extent});`);
