@@ -3,7 +3,7 @@
 import type { Expr, Extent, IndexVar, MathFn, RefName, ValueType } from "../check/typed.js";
 import type { CodeWriter } from "./writer.js";
 import { compileExpr } from "../graph/evaluate.js";
-import { some } from "../graph/walk.js";
+import { children, some } from "../graph/walk.js";
 import { nameText } from "./names.js";
 
 export type LoadExpr = Extract<Expr, { kind: "load" }>;
@@ -60,6 +60,16 @@ const nesting = (e: Expr): number => {
       return 3; // a float % b: (a - b * floor(a / b))
   }
 };
+
+/**
+ * Whether printExpr prints `e` as one expression, with no statement written before it: no reduction or softmax
+ * (their loops) and nothing nested past maxNesting (a temporary), as printNested decides.
+ */
+export function printsInline(e: Expr): boolean {
+  const depth = (x: Expr): number =>
+    x.kind === "reduce" || x.kind === "softmax" ? Infinity : children(x).reduce((m, c) => Math.max(m, depth(c)), 0) + nesting(x);
+  return depth(e) <= maxNesting;
+}
 
 /** The expression's code (temporaries and the loops of reductions written before it), nested at most ~maxNesting deep. */
 export function printExpr(e: Expr, d: Dialect, w: CodeWriter): string {

@@ -14,7 +14,7 @@ import { some } from "../../graph/walk.js";
 import type { Assign, Register, TileProgram } from "../../tile/types.js";
 import { opsOf } from "../../tile/lower.js";
 import { printScalar, type ScalarSpelling } from "../../tile/print.js";
-import { identifier, printExpr, type LoadExpr } from "../expr.js";
+import { identifier, printExpr, printsInline, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
@@ -454,11 +454,11 @@ function splitIndices(load: LoadExpr, dims: readonly Extent[], outer: IndexVar, 
   if (innerDim % 4 !== 0 || last?.kind !== "var" || last.name !== inner.name) return undefined;
   if (load.indices.slice(0, n - 1).some((x) => freeVars(x).has(inner.name))) return undefined;
   const varying = load.indices.findIndex((x) => freeVars(x).has(outer.name));
-  // Indices are printed without a writer: they must not need hoisted loops (reductions inside an index).
+  // Indices are printed where no statement can go: they must print inline (no reduction inside an index).
+  if (!load.indices.every(printsInline)) return undefined;
   const scratch = new CodeWriter();
   const read = noTensorUses();
   const printed = load.indices.map((x) => printExpr(x, recordingDialect(read), scratch));
-  if (scratch.toString().trim() !== "") return undefined;
   for (const t of read.loads) uses.loads.add(t);
   return {
     indices: load.indices,
