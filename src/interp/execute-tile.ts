@@ -127,8 +127,8 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
         return (t) => eachScore(t, (a, b) => { env[refs.x] = t.s[a * t.cols + b]; t.s[a * t.cols + b] = f(fn(env)); });
       }
       case "tileMax": {
-        const into = at(op.into);
-        return (t) => t.regs.forEach((r, a) => { r[into] = t.s.subarray(a * t.cols, (a + 1) * t.cols).reduce((x, y) => Math.max(x, y), -Infinity); });
+        const [into, init] = [at(op.into), op.init && at(op.init)];
+        return (t) => t.regs.forEach((r, a) => { r[into] = t.s.subarray(a * t.cols, (a + 1) * t.cols).reduce((x, y) => Math.max(x, y), init === undefined ? -Infinity : r[init]); });
       }
       case "assign": {
         const steps = op.steps.map((s) => ({ k: at(s.reg), value: scalar(s.value) }));

@@ -19,16 +19,17 @@ const set = (r: Register, value: Scalar): Assign => ({ reg: r, value });
  * score, where inf would turn a thread's partial sum of 0 into NaN) rescales the running sum and the output.
  */
 export function softmaxTileOps(scale: number | undefined, accumulate: boolean): TileOp[] {
-  const scaled = (x: Scalar) => (scale === undefined ? x : bin("*", x, num(scale)));
+  const scaled = (x: Scalar) => bin("*", x, num(scale ?? 1));
   const exponent: Scalar = scale === undefined
     ? bin("-", reg("score"), reg("base"))
     : { kind: "fma", a: reg("score"), b: num(scale), c: un("neg", reg("base")) };
+  // Scaled scores join the running max in the tile max itself; raw products are scaled first.
   return [
-    { op: "tileMax", into: "tileMax" },
+    scale === undefined ? { op: "tileMax", into: "tileMax", init: "rowMax" } : { op: "tileMax", into: "tileMax" },
     {
       op: "assign",
       steps: [
-        set("tileMax", bin("max", reg("rowMax"), scaled(reg("tileMax")))),
+        ...(scale === undefined ? [] : [set("tileMax", bin("max", reg("rowMax"), scaled(reg("tileMax"))))]),
         set("base", un("finite", reg("tileMax"))),
         set("alpha", un("exp2", bin("-", un("belowInf", reg("rowMax")), reg("base")))),
         set("rowMax", reg("tileMax")),

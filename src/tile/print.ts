@@ -76,7 +76,7 @@ export function printProgram(p: TileProgram, expr: (e: Expr) => string): string[
       case "scoreMod": return [`s = ${expr(o.value)}`];
       case "mask": return [p.mask === undefined ? "mask keys past the end" : `mask: s = -inf unless ${expr(p.mask)}, in tiles not full`];
       case "normalise": return [`p = ${expr(o.fn)}`];
-      case "tileMax": return [`${o.into} = max over the tile of s`];
+      case "tileMax": return [`${o.into} = max over the tile of s${o.init ? `, and ${o.init}` : ""}`];
       case "assign": return o.steps.map((s) => `${s.reg} = ${printScalar(s.value, t)}`);
       case "exponentiate": return [`s = ${printScalar(o.value, t)} (score = s), summed into ${o.sum}`];
       case "rescale": return [`O *= ${o.by}`];

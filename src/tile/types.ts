@@ -43,7 +43,8 @@ export type RowState = { readonly reg: Register; readonly init: number };
  *   absent where the softmax scales raw products itself (`TileProgram.scale`);
  * - `mask`: s = -inf where `TileProgram.mask` is off or the key is past the end, in tiles that are not full;
  * - `normalise`: an element-wise normaliser, p = fn(x) with the masked score as `ref x`, 0 past the end;
- * - `tileMax`: the register `into` = the row's max of s over the tile (across the threads that share the row);
+ * - `tileMax`: the register `into` = the row's max of s over the tile (across the threads that share the row), and
+ *   of the register `init` where given;
  * - `assign`: row registers, in order;
  * - `exponentiate`: each s = `value` (with s as the register `score`), summed into the register `sum`;
  * - `rescale`: the output accumulator times the register `by`;
@@ -54,7 +55,7 @@ export type TileOp =
   | { readonly op: "scoreMod"; readonly value: Expr }
   | { readonly op: "mask" }
   | { readonly op: "normalise"; readonly fn: Expr }
-  | { readonly op: "tileMax"; readonly into: Register }
+  | { readonly op: "tileMax"; readonly into: Register; readonly init?: Register }
   | { readonly op: "assign"; readonly steps: readonly Assign[] }
   | { readonly op: "exponentiate"; readonly value: Scalar; readonly sum: Register }
   | { readonly op: "rescale"; readonly by: Register }

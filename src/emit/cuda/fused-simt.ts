@@ -108,7 +108,7 @@ export function printFusedSimt(name: string, program: TileProgram, d: Dialect, s
         const spelling = cudaScalars(d, w, reg);
         for (const op of program.tile) {
           if (op.op === "tileMax") {
-            w.line(`float ${reg(op.into)} = NEG_INF;`);
+            w.line(`float ${reg(op.into)} = ${op.init === undefined ? "NEG_INF" : reg(op.init)};`);
             declared.add(op.into);
             w.line("#pragma unroll");
             w.line(`for (int jj = 0; jj < BC; ++jj) ${reg(op.into)} = fmaxf(${reg(op.into)}, s[jj]);`);

@@ -171,7 +171,7 @@ export function printScores(t: TileMath, d: Dialect, w: CodeWriter, prefetched =
     t.program.tile.forEach((op, x) => {
       const next = t.program.tile[x + 1];
       if (op.op === "tileMax") {
-        w.line(`float mx[2] = {NEG_INF, NEG_INF};`);
+        w.line(op.init === undefined ? "float mx[2] = {NEG_INF, NEG_INF};" : `float mx[2] = {${tileRegister(op.init, "0")}, ${tileRegister(op.init, "1")}};`);
         w.line("#pragma unroll");
         w.line("for (int nt = 0; nt < BC / 8; ++nt) { mx[0] = fmaxf(mx[0], fmaxf(s[mt][nt][0], s[mt][nt][1])); mx[1] = fmaxf(mx[1], fmaxf(s[mt][nt][2], s[mt][nt][3])); }");
         w.line("float base[2];");

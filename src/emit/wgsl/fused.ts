@@ -330,7 +330,7 @@ export function printFused(entry: string, program: TileProgram, shape: TileShape
             w.line("// The tile's row maxima over the workgroup: each invocation's 4 keys, then across a query's invocations.");
             w.line(`${entry}_rows[ty * ${NX}i + tx] = vec4f(${range(4).map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`).join(", ")});`);
             w.line("workgroupBarrier();");
-            w.line(`var tile_max = vec4f(${minusInfinity});`);
+            w.line(`var tile_max = ${op.init === undefined ? `vec4f(${minusInfinity})` : `vec4f(${range(4).map((r) => rowRegister(r)(op.init!)).join(", ")})`};`);
             w.block(`for (var t = 0i; t < ${NX}i; t++)`, () => w.line(`tile_max = max(tile_max, ${entry}_rows[ty * ${NX}i + t]);`));
             for (const r of range(4)) {
               w.line(`var ${rowRegister(r)(op.into)} = tile_max.${lanes[r]};`);
