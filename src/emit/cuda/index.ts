@@ -1,11 +1,10 @@
 // Emit stage (CUDA): a kernel plan printed as one CUDA C++ translation unit exporting the stable launch ABI,
 // and its header with a typed wrapper.
-import { dimOf, showExtent, tensorsOf, type CheckedKernel, type Expr, type Extent, type TensorInfo } from "../../check/typed.js";
-import { children } from "../../graph/walk.js";
+import { dimOf, showExtent, type Extent, type TensorInfo } from "../../check/typed.js";
+import { productExtents } from "../../graph/walk.js";
 import type { DType } from "../../syntax/ast.js";
 import type { KernelPlan } from "../../plan/plan.js";
-import { scheduleCuda } from "../../schedule/index.js";
-import type { CudaArch, CudaSchedule, TileScheduleOverride } from "../../schedule/types.js";
+import type { CudaSchedule } from "../../schedule/types.js";
 import { CodeWriter } from "../writer.js";
 import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
@@ -24,24 +23,6 @@ export type CudaProgram = { readonly source: string; readonly header: string };
 
 const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
-
-export type CudaBuild = {
-  /** Undefined where a pinned schedule cannot run (`errors`). */
-  readonly program: CudaProgram | undefined;
-  /** The plan the CUDA runs: the kernel's, or the naive one where a fused stage cannot be compiled. */
-  readonly plan: KernelPlan;
-  /** Its schedule, a record a stage (schedule/); `fallback` says why it is naive where the kernel's plan is fused. */
-  readonly schedule: CudaSchedule;
-  /** What is wrong with the pinned schedule. */
-  readonly errors: readonly string[];
-};
-
-/** The kernel's plan as CUDA at an arch, on its schedule (scheduleCuda), with the fields `pin` gives pinned. */
-export function buildCuda(plan: KernelPlan, arch: CudaArch, pin?: TileScheduleOverride["cuda"]): CudaBuild {
-  const scheduled = scheduleCuda(plan, arch, pin);
-  const program = scheduled.errors.length > 0 ? undefined : emitCuda(scheduled.plan, scheduled.schedule);
-  return { program, plan: scheduled.plan, schedule: scheduled.schedule, errors: scheduled.errors };
-}
 
 /** The plan as CUDA, each stage printed as its schedule record says (schedule.stages[i] for plan.stages[i]). */
 export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram {
@@ -285,20 +266,4 @@ function printHeader(plan: KernelPlan, fn: string): string {
   w.line("}");
   w.line("#endif");
   return w.toString();
-}
-
-/** The distinct products of sizes among a kernel's dims and index extents. */
-function productExtents(k: CheckedKernel): Extent[] {
-  const out = new Map<string, Extent>();
-  const note = (e: Extent) => e.kind === "product" && out.set(showExtent(e), e);
-  const visit = (e: Expr): void => {
-    if (e.kind === "reduce" || e.kind === "softmax") e.vars.forEach((v) => note(v.extent));
-    children(e).forEach(visit);
-  };
-  for (const t of tensorsOf(k)) t.dims.forEach(note);
-  for (const st of k.statements) {
-    st.vars.forEach((v) => note(v.extent));
-    visit(st.value);
-  }
-  return [...out.values()];
 }

@@ -3,7 +3,7 @@ import type { Extent, TensorInfo } from "../../check/typed.js";
 import type { CodeWriter } from "../writer.js";
 import { scalarFunction, sizeFunction, tensorIdentifier, wgslDialect } from "./dialect.js";
 import { extentCode as sharedExtentCode } from "../expr.js";
-import type { BufferBinding } from "./layout.js";
+import type { BufferBinding } from "../../manifest.js";
 import { commentText } from "../names.js";
 
 /** A dimension's value in WGSL: a literal, the run-time size, or their product. */
