@@ -10,9 +10,11 @@ import { error, warning } from "./diagnostics/diagnostic.js";
 import { scheduleCuda, scheduleWgsl, type Scheduled, type TileScheduleOverride, type WgslLimits } from "./schedule/index.js";
 import { emitCuda } from "./emit/cuda/index.js";
 import { emitTsWrapper } from "./emit/ts/index.js";
-import { baseName } from "./emit/names.js";
 
 export type Target = "cuda" | "wgsl" | "all";
+
+/** A path's last component: output names the input by it, so that it does not depend on the working directory. */
+const baseName = (path: string): string => path.split(/[\\/]/).pop() || path;
 
 export type CompileOptions = {
   readonly target?: Target;

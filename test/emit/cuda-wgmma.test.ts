@@ -87,7 +87,7 @@ describe("the sm_90a wgmma kernel", () => {
   it("fits an H100 block's shared memory at every shape, with the third V buffer only when P V overlaps", () => {
     const stage = fusedStage(readFileSync("bench/cuda/programs/full.attn", "utf8"), 128);
     const d = cudaDialect({ tensorIndex: new Map([["q", 0], ["k", 1], ["v", 2], ["o", 3]]), sizeIndex: new Map(), scalarIndex: new Map() }, { fastMath: true });
-    const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, rank: 4, ctype: "__nv_bfloat16" }]));
+    const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, ctype: "__nv_bfloat16" }]));
     const bytes = (warpgroups: number, blockK: number, overlap: boolean) =>
       printFusedWgmma("k", lowerFused(stage, { deferScale: true }), d, slots, "__nv_bfloat16", wgmmaRecord({ arch: "sm_90a", output: "o" }, { d: 128, dv: 128 }, { warpgroups, blockK, overlap, producer: false, stages: 2, pingpong: false, persistent: false, l2Budget: 0 })).smemBytes;
     // Q (64 rows a warpgroup), two K buffers and two or three V buffers of BC x 128 bf16, and 1024 bytes of alignment.

@@ -1,6 +1,5 @@
 // Emit stage (CUDA): how CUDA C++ spells the IR's literals, calls, loads and names.
 import type { Dialect, LoadExpr } from "../expr.js";
-import { identifier } from "../expr.js";
 import type { MathFn, RefName, ValueType } from "../../check/typed.js";
 
 export type CudaNames = {
@@ -53,7 +52,6 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     bool: "bool",
     floatLiteral,
     intLiteral: (v) => (v < 0 ? `(${v})` : `${v}`),
-    boolLiteral: (v) => (v ? "true" : "false"),
     toFloat: (c) => `((float)${c})`,
     call: (fn: MathFn, args: readonly string[], type: ValueType) => {
       if (type === "int") {
@@ -70,7 +68,6 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     // __fdividef: two ulps, without the IEEE division's dozen instructions (16-bit inputs only).
     floatDiv: options.fastMath ? (a, b) => `__fdividef(${a}, ${b})` : undefined,
     load: (e: LoadExpr, indices: readonly string[]) => `ld_${names.tensorIndex.get(e.tensor)}(p${indices.map((i) => `, ${i}`).join("")})`,
-    variable: identifier,
     size: (name) => `p.sz[${names.sizeIndex.get(name)}]`,
     scalar: (name) => {
       const s = names.scalarIndex.get(name)!;
@@ -82,6 +79,5 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     // Lets 16 iterations' loads be in flight at once (a tile table's reduction over a 64-id granule; what it saved
     // alone was not isolated, cuda-notes.md step 26).
     unrollConstant: "#pragma unroll 16",
-    isInfNegative: (c) => `(${c} == __int_as_float(0xff800000))`,
   };
 }

@@ -5,6 +5,7 @@ import { productExtents } from "../../graph/walk.js";
 import type { DType } from "../../syntax/ast.js";
 import type { KernelPlan } from "../../plan/plan.js";
 import type { CudaSchedule } from "../../schedule/types.js";
+import { staticSharedBytes } from "../../schedule/choose-cuda.js";
 import { CodeWriter } from "../writer.js";
 import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
@@ -22,6 +23,8 @@ import { memberName } from "./names.js";
 export type CudaProgram = { readonly source: string; readonly header: string };
 
 const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
+/** The launch function's parameters: the stable ABI, defined here and declared in the header. */
+const launchParameters = "void* const* tensors, const int64_t* strides, const int64_t* sizes, const double* scalars, cudaStream_t stream";
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
 
 /** The plan as CUDA, each stage printed as its schedule record says (schedule.stages[i] for plan.stages[i]). */
@@ -31,12 +34,11 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
   const manifestTensors = [...k.inputs, ...k.outputs];
   const tensors: TensorInfo[] = [...manifestTensors, ...plan.buffers];
   const slots = new Map<string, TensorSlot>();
-  let strideOffset = 0;
+  let strideCount = 0;
   tensors.forEach((t, index) => {
-    slots.set(t.name, { index, strideOffset, rank: t.dims.length, ctype: ctypeOf[t.dtype] });
-    strideOffset += t.dims.length;
+    slots.set(t.name, { index, strideOffset: strideCount, ctype: ctypeOf[t.dtype] });
+    strideCount += t.dims.length;
   });
-  const strideCount = strideOffset;
   const names: CudaNames = {
     tensorIndex: new Map(tensors.map((t, i) => [t.name, i])),
     sizeIndex: new Map(k.sizes.map((s, i) => [s, i])),
@@ -88,14 +90,12 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
   }
   w.line("namespace {");
   w.line("");
-  w.block("struct Params", () => {
-    w.line(`const void* t[${Math.max(1, tensors.length)}];`);
-    w.line(`long long st[${Math.max(1, strideCount)}];`);
-    w.line(`long long dim[${Math.max(1, strideCount)}];`);
-    w.line(`int sz[${Math.max(1, k.sizes.length)}];`);
-    w.line(`float sf[${Math.max(1, k.scalars.length)}];`);
-    w.line(`int si[${Math.max(1, k.scalars.length)}];`);
-  }, "};");
+  // The tensors' pointers, strides and dims, the sizes, and the scalars as float and as int: arrays of one at least.
+  const params = [
+    ["const void* t", tensors.length], ["long long st", strideCount], ["long long dim", strideCount],
+    ["int sz", k.sizes.length], ["float sf", k.scalars.length], ["int si", k.scalars.length],
+  ] as const;
+  w.block("struct Params", () => params.forEach(([field, n]) => w.line(`${field}[${Math.max(1, n)}];`)), "};");
   w.line("");
   // Element loaders for tensors read inside expressions; indices are clamped, which is free where they are in range.
   const kernelCode = kernels.map((x) => x.code).join("\n");
@@ -120,7 +120,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
   // The launch function.
   const dimCode = (e: Extent): string =>
     e.kind === "const" ? `${e.value}LL` : e.kind === "size" ? `(long long)sizes[${names.sizeIndex.get(e.name)}]` : `(${e.factors.map(dimCode).join(" * ")})`;
-  w.block(`extern "C" int ${fn}_launch(void* const* tensors, const int64_t* strides, const int64_t* sizes, const double* scalars, cudaStream_t stream)`, () => {
+  w.block(`extern "C" int ${fn}_launch(${launchParameters})`, () => {
     w.line("Params p = {};");
     if (k.sizes.length > 0) w.line("if (sizes == nullptr) return (int)cudaErrorInvalidValue;");
     w.line(`for (int x = 0; x < ${k.sizes.length}; ++x) { if (sizes[x] < 0 || sizes[x] > 2147483647LL) return (int)cudaErrorInvalidValue; p.sz[x] = (int)sizes[x]; }`);
@@ -202,7 +202,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
               // blockIdx.z: the slice of the value columns (mmaValueSlice), where the kernel has several.
               w.line(`const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL)${(kernel.valueSlices ?? 1) > 1 ? `, ${kernel.valueSlices}` : ""});`);
             }
-            if (kernel.smemBytes > 48 * 1024) {
+            if (kernel.smemBytes > staticSharedBytes) {
               w.line(`if (err == cudaSuccess) err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
             }
             w.block("if (err == cudaSuccess)", () => {
@@ -230,14 +230,14 @@ function printHeader(plan: KernelPlan, fn: string): string {
   w.line("#include <stdint.h>");
   w.line("#include <cuda_runtime.h>");
   w.line("");
-  w.line("#ifdef __cplusplus");
-  w.line('extern "C" {');
-  w.line("#endif");
+  // The declarations have C linkage, in C++ too.
+  const cplusplus = (line: string) => ["#ifdef __cplusplus", line, "#endif"].forEach((x) => w.line(x));
+  cplusplus('extern "C" {');
   w.line("");
   w.line(`// tensors: ${commentText(tensors.map((t) => `${t.name} [${dims(t)}] ${t.dtype}`).join("; "))}`);
   w.line(`// sizes: ${commentText(k.sizes.join(", ")) || "none"}; scalars: ${commentText(k.scalars.map((s) => `${s.name} ${s.dtype}`).join(", ")) || "none"}`);
   w.line("// Strides are in elements, per tensor and dimension in the order above. Returns a cudaError_t value.");
-  w.line(`int ${fn}_launch(void* const* tensors, const int64_t* strides, const int64_t* sizes, const double* scalars, cudaStream_t stream);`);
+  w.line(`int ${fn}_launch(${launchParameters});`);
   w.line("");
   w.line("// The arguments by name, for " + `${fn}_run. Each group is a struct of its own, so no name meets another`);
   w.line("// group's or a generated one. A member is the program's name where that is a C++ identifier no header");
@@ -262,8 +262,6 @@ function printHeader(plan: KernelPlan, fn: string): string {
     w.line(`return ${fn}_launch(tensors, strides, sizes, scalars, stream);`);
   });
   w.line("");
-  w.line("#ifdef __cplusplus");
-  w.line("}");
-  w.line("#endif");
+  cplusplus("}");
   return w.toString();
 }

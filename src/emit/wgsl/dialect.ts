@@ -1,6 +1,5 @@
 // Emit stage (WGSL): how WGSL spells the IR's literals, calls, loads and names.
 import type { Dialect, LoadExpr } from "../expr.js";
-import { identifier } from "../expr.js";
 import { nameText } from "../names.js";
 import type { MathFn, RefName, ValueType } from "../../check/typed.js";
 
@@ -68,9 +67,8 @@ export const wgslDialect: Dialect = {
   bool: "bool",
   floatLiteral: wgslFloat,
   intLiteral: wgslInt,
-  boolLiteral: (v) => (v ? "true" : "false"),
   toFloat: (c) => `f32(${c})`,
-  call: (fn: MathFn, args: readonly string[], type: ValueType) => {
+  call: (fn: MathFn, args: readonly string[]) => {
     const [a, b, c] = args;
     switch (fn) {
       case "exp": return `exp(${a})`;
@@ -87,7 +85,7 @@ export const wgslDialect: Dialect = {
       case "abs": return `abs(${a})`;
       case "min": return fold("min", args);
       case "max": return fold("max", args);
-      case "clamp": return type === "int" ? `min(max(${a}, ${b}), ${c})` : `min(max(${a}, ${b}), ${c})`;
+      case "clamp": return `min(max(${a}, ${b}), ${c})`;
       case "i32": return `attnc_to_i32(${a})`;
     }
   },
@@ -95,11 +93,9 @@ export const wgslDialect: Dialect = {
   intDiv: (a, b) => `attnc_div(${a}, ${b})`,
   intMod: (a, b) => `attnc_mod(${a}, ${b})`,
   load: (e: LoadExpr, indices: readonly string[]) => `ld_${tensorIdentifier(e.tensor)}(${indices.join(", ")})`,
-  variable: identifier,
   size: (name) => `${sizeFunction(name)}()`,
   scalar: (name) => `${scalarFunction(name)}()`,
   ref: (name: RefName) => `r_${name}`,
   declare: (name, type, value) => `var ${name}: ${type === "float" ? "f32" : type === "int" ? "i32" : "bool"} = ${value};`,
   forLoop: (v, extent) => `for (var ${v}: i32 = 0i; ${v} < ${extent}; ${v}++)`,
-  isInfNegative: (c) => `(${c} == attnc_f32(0xff800000u))`,
 };

@@ -9,7 +9,7 @@ import { printFused } from "./fused.js";
 import type { BufferBinding, StageDispatch, WebGpuLayout, WgslStage } from "../../manifest.js";
 import { elementsPerWorkgroup } from "../../schedule/choose-wgsl.js";
 import { storageLookup } from "../../schedule/index.js";
-import { declareHelpers, declareParams, declareTensor } from "./module.js";
+import { declareParams, declareTensor, wgslHelpers } from "./module.js";
 import { printNaive } from "./naive.js";
 import { lowerFused } from "../../tile/lower.js";
 
@@ -66,7 +66,7 @@ export function emitWgsl(plan: KernelPlan, schedule: WgslSchedule, options: Wgsl
   w.line("");
   const paramWords = declareParams(w, k.sizes, k.scalars);
   w.line("");
-  declareHelpers(w);
+  for (const line of wgslHelpers.split("\n")) w.line(line);
   w.line("");
   for (const b of buffers) {
     declareTensor(w, b, infoOf.get(b.name)!, { load: stages.some((s) => s.uses.loads.has(b.name)), store: stages.some((s) => s.uses.stores.has(b.name)) }, placement);
