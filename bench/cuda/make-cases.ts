@@ -65,7 +65,7 @@ const cases: Case[] = [
   { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 400 }, note: "documents D=128 multi-tile" },
   { program: `${programs}/sliding.attn`, defines: { D: 128 }, sizes: { B: 1, H: 1, N: 420, M: 420 }, scalars: { W: 150 }, note: "window 150, multi-tile" },
   { program: `${programs}/alibi.attn`, defines: { D: 128 }, sizes: { B: 1, H: 3, N: 260, M: 260 }, note: "alibi D=128 multi-tile" },
-  // More query tiles than an H100 or H200 has SMs (132), so that resident blocks take several items each.
+  // More query tiles than an H100 or H200 has SMs (132), so that persistent blocks take several items each.
   { program: `${programs}/full.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 131, M: 40 }, note: "full D=64, 134 query tiles" },
   { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 130, M: 130 }, note: "causal D=64, 134 query tiles" },
   { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 67, H: 1, N: 129 }, note: "documents D=128, 134 query tiles" },

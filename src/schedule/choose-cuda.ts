@@ -203,8 +203,8 @@ function mmaShape(stage: FusedStage, { d, dv }: HeadDims): { readonly warps: num
 
 /**
  * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19-25): the warp-specialised kernel
- * (fused-wgmma-ws.ts), a producer warpgroup and two consumer warpgroups on 128 x 128 tiles, with resident blocks that
- * take their query tiles from a counter. Masked chains at D = 128 have P V overlap the next tile's softmax and the
+ * (fused-wgmma-ws.ts), a producer warpgroup and two consumer warpgroups on 128 x 128 tiles, with persistent blocks
+ * that take their query tiles from a counter. Masked chains at D = 128 have P V overlap the next tile's softmax and the
  * consumers take turns (ping-pong); without a mask, at D = 64, and for chains that read a column value (a document
  * id), no overlap, which measured faster for them. Chains that read a tensor per score (a relative-bias table): one
  * warpgroup with 64-key tiles without the overlap, short blocks that fit two or three an SM.

@@ -63,7 +63,7 @@ describe("the sm_90a wgmma kernel", () => {
     );
   });
 
-  it("takes the resident warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
+  it("takes the persistent warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
     const shape = (path: string, D: number) => {
       const r = pinnedCudaSchedule(planned(readFileSync(path, "utf8"), { D }), "sm_90a", undefined).stages.find((x) => x.kind === "fused")!;
       if (r.kind !== "fused" || r.path !== "wgmma") throw new Error(`not wgmma: ${JSON.stringify(r)}`);
@@ -71,16 +71,16 @@ describe("the sm_90a wgmma kernel", () => {
       return { path: _path, warpgroups, blockK, overlap, producer, stages, pingpong, persistent };
     };
     const overlapped = wg({ warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true });
-    const resident = wg({ warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true });
+    const persistent = wg({ warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true });
     const narrow = wg({ warpgroups: 1, blockK: 64, overlap: false });
-    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(resident);
-    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(resident);
+    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(persistent);
+    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(persistent);
     expect(shape("bench/cuda/programs/causal.attn", 128)).toEqual(overlapped);
     expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual(overlapped);
     expect(shape("bench/cuda/programs/sliding.attn", 128)).toEqual(overlapped);
-    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(resident);
-    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(resident);
-    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual(resident);
+    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(persistent);
+    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(persistent);
+    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual(persistent);
     expect(shape("examples/relative-bias.attn", 128)).toEqual(narrow);
   });
 
@@ -196,7 +196,7 @@ describe("the sm_90a wgmma kernel", () => {
     }
   }, 120_000);
 
-  it("gives resident blocks, one an SM, that take their query tiles from a counter of the launch's own, in the grid's order", () => {
+  it("gives persistent blocks, one an SM, that take their query tiles from a counter of the launch's own, in the grid's order", () => {
     for (const program of ["full", "causal", "document"]) {
       const plan = planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D: 128 })).plan;
       const source = sm90(plan).source;

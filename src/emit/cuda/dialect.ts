@@ -44,7 +44,8 @@ const fastFloatCalls: Record<MathFn, (a: readonly string[]) => string> = {
   sigmoid: ([a]) => `fmaf(0.5f, attnc_tanh_fast(0.5f * (${a})), 0.5f)`,
 };
 
-export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = {}): Dialect {
+/** The CUDA dialect; `loads` collects the tensors whose loaders (ld_N, cuda/index.ts) it prints. */
+export function cudaDialect(names: CudaNames, options: { fastMath?: boolean; loads?: Set<string> } = {}): Dialect {
   const calls = options.fastMath ? fastFloatCalls : floatCalls;
   return {
     float: "float",
@@ -67,7 +68,10 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     intMod: (a, b) => `attnc_floormod(${a}, ${b})`,
     // __fdividef: two ulps, without the IEEE division's dozen instructions (16-bit inputs only).
     floatDiv: options.fastMath ? (a, b) => `__fdividef(${a}, ${b})` : undefined,
-    load: (e: LoadExpr, indices: readonly string[]) => `ld_${names.tensorIndex.get(e.tensor)}(p${indices.map((i) => `, ${i}`).join("")})`,
+    load: (e: LoadExpr, indices: readonly string[]) => {
+      options.loads?.add(e.tensor);
+      return `ld_${names.tensorIndex.get(e.tensor)}(p${indices.map((i) => `, ${i}`).join("")})`;
+    },
     size: (name) => `p.sz[${names.sizeIndex.get(name)}]`,
     scalar: (name) => {
       const s = names.scalarIndex.get(name)!;

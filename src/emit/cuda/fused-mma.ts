@@ -12,7 +12,7 @@ import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMat
 
 /**
  * A fused kernel and its launch: `persistent` ones get a block for each SM and a work counter (printQueryTileLoop's
- * `take`); with `valueSlices` (> 1), blockIdx.z picks the slice of the value columns a block computes.
+ * `persistent`); with `valueSlices` (> 1), blockIdx.z picks the slice of the value columns a block computes.
  */
 export type FusedKernel = {
   readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number; readonly persistent?: boolean;
