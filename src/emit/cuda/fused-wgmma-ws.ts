@@ -67,6 +67,12 @@ export function printFusedWgmmaWs(
       // tiles, and ends each with a stage that carries tile -1. Its thread 0 arrives on full_q once more after
       // writing the item, so that full_q completes for every item, the end of the work included.
       w.line(`attnc_regs_dec<${regs.producer}>();`);
+      // Whole tiles are all cp.async, which arrive on `bar` when they land; others also stored and so wait here first.
+      const arriveWhenLanded = (whole: string, bar: string) => {
+        w.line("attnc_cp_commit();");
+        w.line(`if (${whole}) attnc_cp_async_arrive(${bar});`);
+        w.line(`else { attnc_cp_wait<0>(); attnc_mbar_arrive(${bar}); }`);
+      };
       printQueryTileLoop(stage, d, w, () => {
         if (!persistent) {
           waitQBuffer("empty_q", "((qi / Q_STAGES) & 1) ^ 1");
@@ -77,9 +83,7 @@ export function printFusedWgmmaWs(
         w.block("for (int h = 0; h < BR / 64; ++h)", () => {
           w.line("attnc_load_tile_sw128<T, 64, D, 128, 4>(sQ_at(qb) + h * (64 * D * 2), gQ + (long long)(i0 + h * 64) * q_rs, q_rs, q_cs, N - i0 - h * 64, vec & 1, threadIdx.x);");
         });
-        w.line("attnc_cp_commit();");
-        w.line("if (whole_q) attnc_cp_async_arrive(full_q + qb);");
-        w.line("else { attnc_cp_wait<0>(); attnc_mbar_arrive(full_q + qb); }");
+        arriveWhenLanded("whole_q", "full_q + qb");
         w.line("++qi;");
         w.block("for (int kt = next_tile(first);; kt = next_tile(kt + 1), ++it)", () => {
           w.line("const int b = it % STAGES;");
@@ -94,17 +98,16 @@ export function printFusedWgmmaWs(
             w.line("break;");
           });
           w.line("const bool whole = M - kt * BC >= BC;");
-          const copy = (buffer: string, full: string, empty: string, cols: string, g: string, rs: string, cs: string, bit: number) => {
-            w.line(`attnc_mbar_wait(${empty} + b, parity);`);
-            if (full === "full_k") w.line("if (threadIdx.x == 0) { tile[b] = 2 * kt + (tile_full(kt) ? 1 : 0); attnc_mbar_arrive(full_k + b); }");
-            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128, 4>(${buffer}(b), ${g} + (long long)kt * BC * ${rs}, ${rs}, ${cs}, M - kt * BC, vec & ${bit}, threadIdx.x);`);
-            // Whole tiles are all cp.async, which arrive when they land; others also stored and so wait here first.
-            w.line("attnc_cp_commit();");
-            w.line(`if (whole && (vec & ${bit})) attnc_cp_async_arrive(${full} + b);`);
-            w.line(`else { attnc_cp_wait<0>(); attnc_mbar_arrive(${full} + b); }`);
+          // Stage b of K (k) or V (v), once the consumers have released it; K's carries the tile's code.
+          const copy = (x: "k" | "v", cols: string, bit: number) => {
+            const X = x.toUpperCase();
+            w.line(`attnc_mbar_wait(empty_${x} + b, parity);`);
+            if (x === "k") w.line("if (threadIdx.x == 0) { tile[b] = 2 * kt + (tile_full(kt) ? 1 : 0); attnc_mbar_arrive(full_k + b); }");
+            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128, 4>(s${X}(b), g${X} + (long long)kt * BC * ${x}_rs, ${x}_rs, ${x}_cs, M - kt * BC, vec & ${bit}, threadIdx.x);`);
+            arriveWhenLanded(`whole && (vec & ${bit})`, `full_${x} + b`);
           };
-          copy("sK", "full_k", "empty_k", "D", "gK", "k_rs", "k_cs", 2);
-          copy("sV", "full_v", "empty_v", "DV", "gV", "v_rs", "v_cs", 4);
+          copy("k", "D", 2);
+          copy("v", "DV", 4);
         });
       }, persistent ? () => {
         // Thread 0 takes the next item from the counter and hands it to the other producer threads (named barrier

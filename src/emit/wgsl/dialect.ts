@@ -68,25 +68,19 @@ export const wgslDialect: Dialect = {
   floatLiteral: wgslFloat,
   intLiteral: wgslInt,
   toFloat: (c) => `f32(${c})`,
+  // WGSL's built-ins have the language's names (exp, log2, floor, abs, ...), but for these.
   call: (fn: MathFn, args: readonly string[]) => {
     const [a, b, c] = args;
     switch (fn) {
-      case "exp": return `exp(${a})`;
-      case "exp2": return `exp2(${a})`;
-      case "log": return `log(${a})`;
-      case "log2": return `log2(${a})`;
-      case "sqrt": return `sqrt(${a})`;
       case "rsqrt": return `inverseSqrt(${a})`;
       // Vulkan drivers may compute tanh as a quotient of exponentials, NaN for large arguments; tanh(15) rounds to 1 in f32.
       case "tanh": return `tanh(clamp(${a}, -15.0f, 15.0f))`;
       case "sigmoid": return `(1.0f / (1.0f + exp(-(${a}))))`;
-      case "floor": return `floor(${a})`;
-      case "ceil": return `ceil(${a})`;
-      case "abs": return `abs(${a})`;
       case "min": return fold("min", args);
       case "max": return fold("max", args);
       case "clamp": return `min(max(${a}, ${b}), ${c})`;
       case "i32": return `attnc_to_i32(${a})`;
+      default: return `${fn}(${a})`;
     }
   },
   select: (c, a, b) => `select(${b}, ${a}, ${c})`,
