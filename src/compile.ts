@@ -5,14 +5,16 @@ import type { Diagnostic } from "./diagnostics/diagnostic.js";
 import type { CheckedKernel } from "./check/typed.js";
 import { planKernel, type KernelPlan } from "./plan/plan.js";
 import { resolve } from "./diagnostics/source.js";
-import { buildWgsl, type WgslBuild, type WgslLimits } from "./emit/wgsl/index.js";
+import { emitWgsl } from "./emit/wgsl/index.js";
 import { error, warning } from "./diagnostics/diagnostic.js";
-import type { TileScheduleOverride } from "./schedule/types.js";
-import { buildCuda, type CudaBuild } from "./emit/cuda/index.js";
+import { scheduleCuda, scheduleWgsl, type Scheduled, type TileScheduleOverride, type WgslLimits } from "./schedule/index.js";
+import { emitCuda, type CudaProgram } from "./emit/cuda/index.js";
 import { emitTsWrapper } from "./emit/ts/index.js";
-import { baseName } from "./emit/names.js";
 
 export type Target = "cuda" | "wgsl" | "all";
+
+/** A path's last component: output names the input by it, so that it does not depend on the working directory. */
+const baseName = (path: string): string => path.split(/[\\/]/).pop() || path;
 
 export type CompileOptions = {
   readonly target?: Target;
@@ -47,6 +49,23 @@ export type CompiledKernel = {
 
 export type CompileResult = { readonly diagnostics: readonly Diagnostic[]; readonly kernels: readonly CompiledKernel[] };
 
+/**
+ * A target's schedule (the plan it runs, naive where the target's fused kernel cannot run the kernel's: `fallback`)
+ * and, where the pinned fields can run (`errors` empty), the plan printed on it.
+ */
+const printedOn = <S, P>(scheduled: Scheduled<S>, emit: (plan: KernelPlan, schedule: S) => P) =>
+  ({ ...scheduled, program: scheduled.errors.length > 0 ? undefined : emit(scheduled.plan, scheduled.schedule) });
+
+/**
+ * A plan as CUDA at an arch with `pin`'s fields pinned, for tools and tests that print variants; throws what is wrong
+ * with the pin. It prints the plan the schedule is for (its naive stages lowered), never the plan given.
+ */
+export function pinnedCuda(plan: KernelPlan, arch: "sm_80" | "sm_90a", pin: TileScheduleOverride["cuda"]): CudaProgram {
+  const printed = printedOn(scheduleCuda(plan, arch, pin), emitCuda);
+  if (printed.program === undefined) throw new Error(printed.errors.join("; "));
+  return printed.program;
+}
+
 export function compile(source: string, options: CompileOptions = {}): CompileResult {
   const fileName = options.fileName ?? "<input>";
   const front = frontEnd(source, { fileName, defines: options.defines });
@@ -73,8 +92,8 @@ export function compile(source: string, options: CompileOptions = {}): CompileRe
     const pin = options.tileSchedule;
     // WGSL's fused kernel needs compile-time head dims and a tile that fits, the CUDA ones compile-time head dims;
     // otherwise the target runs the naive plan.
-    const wgsl: WgslBuild | undefined = target === "cuda" ? undefined : buildWgsl(plan, options.wgslLimits, { fileName: inputName }, pin?.wgsl);
-    const cuda: CudaBuild | undefined = target === "wgsl" ? undefined : buildCuda(plan, options.arch ?? "sm_80", pin?.cuda);
+    const wgsl = target === "cuda" ? undefined : printedOn(scheduleWgsl(plan, options.wgslLimits, pin?.wgsl), (p, s) => emitWgsl(p, s, { fileName: inputName }));
+    const cuda = target === "wgsl" ? undefined : printedOn(scheduleCuda(plan, options.arch ?? "sm_80", pin?.cuda), emitCuda);
     for (const [name, build] of [["WGSL", wgsl], ["CUDA", cuda]] as const) {
       if (build?.schedule.fallback !== undefined) {
         diagnostics.push(resolve(front.file, warning(k.span, `the ${name} kernel \`${k.name}\` runs the naive schedule: ${build.schedule.fallback}`)));

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../src/compile.js";
 import { planKernel } from "../../src/plan/plan.js";
-import { pinnedCuda } from "../../src/emit/cuda/index.js";
+import { pinnedCuda } from "../../src/compile.js";
 import { wgmmaPin, wgmmaShapeTag } from "./shape-tag.js";
 
 // Kernels timed beside the default (the sm_90a wgmma kernel where it applies): the mma.sync kernel at its own

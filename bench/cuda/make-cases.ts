@@ -8,7 +8,7 @@ import { interpret } from "../../src/interp/interpret.js";
 import { documentIds } from "../../src/interp/inputs.js";
 import { extentValueOf, type CheckedKernel, type Extent } from "../../src/check/typed.js";
 import { planKernel } from "../../src/plan/plan.js";
-import { pinnedCuda } from "../../src/emit/cuda/index.js";
+import { pinnedCuda } from "../../src/compile.js";
 import { wgmmaPin, wgmmaShapeTag, type WgmmaShape } from "./shape-tag.js";
 
 // wgmma tile shapes checked beside each case's default, so that a shape can become a default once it has passed
@@ -66,7 +66,7 @@ const cases: Case[] = [
   { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 1, H: 2, N: 400 }, note: "documents D=128 multi-tile" },
   { program: `${programs}/sliding.attn`, defines: { D: 128 }, sizes: { B: 1, H: 1, N: 420, M: 420 }, scalars: { W: 150 }, note: "window 150, multi-tile" },
   { program: `${programs}/alibi.attn`, defines: { D: 128 }, sizes: { B: 1, H: 3, N: 260, M: 260 }, note: "alibi D=128 multi-tile" },
-  // More query tiles than an H100 or H200 has SMs (132), so that resident blocks take several items each.
+  // More query tiles than an H100 or H200 has SMs (132), so that persistent blocks take several items each.
   { program: `${programs}/full.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 131, M: 40 }, note: "full D=64, 134 query tiles" },
   { program: `${programs}/causal.attn`, defines: { D: 64 }, sizes: { B: 1, H: 67, N: 130, M: 130 }, note: "causal D=64, 134 query tiles" },
   { program: `${programs}/document.attn`, defines: { D: 128 }, sizes: { B: 67, H: 1, N: 129 }, note: "documents D=128, 134 query tiles" },

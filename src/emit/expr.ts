@@ -14,7 +14,6 @@ export type Dialect = {
   readonly bool: string;
   floatLiteral(value: number): string;
   intLiteral(value: number): string;
-  boolLiteral(value: boolean): string;
   toFloat(code: string): string;
   call(fn: MathFn, args: readonly string[], type: ValueType): string;
   select(cond: string, then: string, otherwise: string, type: ValueType): string;
@@ -24,7 +23,6 @@ export type Dialect = {
   /** Float division where the target has a faster form than `a / b` (absent: `a / b`). */
   floatDiv?(a: string, b: string): string;
   load(e: LoadExpr, indices: readonly string[]): string;
-  variable(name: string): string;
   size(name: string): string;
   scalar(name: string): string;
   ref(name: RefName): string;
@@ -33,7 +31,6 @@ export type Dialect = {
   forLoop(variable: string, extent: string): string;
   /** A line before a loop of a compile-time trip count that lets its iterations' loads overlap (CUDA: an unroll pragma). */
   readonly unrollConstant?: string;
-  isInfNegative(code: string): string; // code == -inf, robust under fast-math
 };
 
 /**
@@ -98,9 +95,9 @@ function printNode(e: Expr, d: Dialect, w: CodeWriter, p: (x: Expr) => string): 
   if (folded !== undefined) return d.floatLiteral(folded);
   switch (e.kind) {
     case "const":
-      return e.type === "bool" ? d.boolLiteral(e.value !== 0) : e.type === "int" ? d.intLiteral(e.value) : d.floatLiteral(e.value);
+      return e.type === "bool" ? String(e.value !== 0) : e.type === "int" ? d.intLiteral(e.value) : d.floatLiteral(e.value);
     case "var":
-      return d.variable(e.name);
+      return identifier(e.name);
     case "size":
       return d.size(e.name);
     case "scalar":
@@ -227,7 +224,7 @@ function loops(vars: readonly IndexVar[], d: Dialect, w: CodeWriter, body: () =>
     if (k === vars.length) return body();
     const v = vars[k];
     if (v.extent.kind === "const" && d.unrollConstant !== undefined) w.line(d.unrollConstant);
-    w.block(d.forLoop(d.variable(v.name), extentCode(v.extent, d)), () => go(k + 1));
+    w.block(d.forLoop(identifier(v.name), extentCode(v.extent, d)), () => go(k + 1));
   };
   if (shadow) w.block("", () => go(0));
   else go(0);

@@ -19,9 +19,6 @@ export function nameText(name: string): string {
   return text;
 }
 
-/** Whether an identifier is text nameText can produce (a reserved prefix followed by it is a user name's). */
-export const isNameText = (text: string): boolean => plainName.test(text) || /^0(?:[A-Za-z0-9]|_u|_p|_x[0-9a-f]{6})+$/.test(text);
-
 /**
  * User text (a file name, a name) as it may appear inside a line or block comment of any target: printable ASCII
  * only (anything else, line breaks and U+2028 included, as `U+XXXX`), no backslash (which would splice a C++ line
@@ -35,6 +32,3 @@ export function commentText(text: string): string {
   }
   return out.replace(/\*\//g, "* /").replace(/\/\*/g, "/ *");
 }
-
-/** A path's last component: output names the input by it, so that it does not depend on the working directory. */
-export const baseName = (path: string): string => path.split(/[\\/]/).pop() || path;

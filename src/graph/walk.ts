@@ -1,5 +1,5 @@
-// Graph stage: generic traversal of the expression IR (children, map, any).
-import type { Expr } from "../check/typed.js";
+// Graph stage: generic traversal of the expression IR (children, map, any), and the product extents of a kernel.
+import { showExtent, tensorsOf, type CheckedKernel, type Expr, type Extent } from "../check/typed.js";
 
 export function children(e: Expr): readonly Expr[] {
   switch (e.kind) {
@@ -47,3 +47,19 @@ export const loadsOf = (e: Expr): Extract<Expr, { kind: "load" }>[] => {
   visit(e);
   return out;
 };
+
+/** The distinct products of sizes among a kernel's dims and index extents. */
+export function productExtents(k: CheckedKernel): Extent[] {
+  const out = new Map<string, Extent>();
+  const note = (e: Extent) => e.kind === "product" && out.set(showExtent(e), e);
+  const visit = (e: Expr): void => {
+    if (e.kind === "reduce" || e.kind === "softmax") e.vars.forEach((v) => note(v.extent));
+    children(e).forEach(visit);
+  };
+  for (const t of tensorsOf(k)) t.dims.forEach(note);
+  for (const st of k.statements) {
+    st.vars.forEach((v) => note(v.extent));
+    visit(st.value);
+  }
+  return [...out.values()];
+}

@@ -1,9 +1,9 @@
 // Runtime: `attnc/webgpu` — running a compiled kernel's WGSL on a GPUDevice, with its inputs checked first.
-import type { Manifest } from "../manifest.js";
+import type { BufferBinding, Manifest, WebGpuLayout } from "../manifest.js";
 import type { TileScheduleOverride } from "../schedule/types.js";
 import type { KernelPlan } from "../plan/plan.js";
-import type { BufferBinding, WebGpuLayout } from "../emit/wgsl/layout.js";
-import { buildWgsl } from "../emit/wgsl/index.js";
+import { emitWgsl } from "../emit/wgsl/index.js";
+import { scheduleWgsl } from "../schedule/index.js";
 import { roundTo, toBf16Bits, toHalfBits } from "../interp/dtype.js";
 import { requestDevice } from "./device.js";
 import { own, setOwn } from "../records.js";
@@ -71,9 +71,9 @@ export async function createRunner(kernel: RunnableKernel, options: RunnerOption
   const limit = device.limits.maxComputeWorkgroupStorageSize;
   if (kernel.plan !== undefined && (wantGuard > 0 || layout === undefined || layout.workgroupStorageLimit !== limit)) {
     // A pinned tile schedule stays pinned on this device, or says why it cannot.
-    const built = buildWgsl(kernel.plan, { maxWorkgroupStorageBytes: limit }, { guardWords: wantGuard }, kernel.tileSchedule?.wgsl);
-    if (built.errors.length > 0) throw new Error(`${manifest.name}: ${built.errors.join("; ")}`);
-    if (built.program !== undefined) ({ code: wgsl, layout } = built.program);
+    const scheduled = scheduleWgsl(kernel.plan, { maxWorkgroupStorageBytes: limit }, kernel.tileSchedule?.wgsl);
+    if (scheduled.errors.length > 0) throw new Error(`${manifest.name}: ${scheduled.errors.join("; ")}`);
+    ({ code: wgsl, layout } = emitWgsl(scheduled.plan, scheduled.schedule, { guardWords: wantGuard }));
   }
   if (wgsl === undefined || layout === undefined) throw new Error(`${manifest.name}: no WGSL: compile it with target "wgsl" or "all"`);
   const guard = layout.guardWords;

@@ -1,8 +1,7 @@
 // Runtime: every argument of createRunner and of a run checked before the GPU is touched, with errors that name it.
 // Wrong kinds of values are TypeErrors, values out of range (lengths, sizes, limits) RangeErrors.
-import type { Manifest, ManifestTensor } from "../manifest.js";
-import type { StageDispatch, WebGpuLayout } from "../emit/wgsl/layout.js";
-import { elementsPerWorkgroup, maxDispatch } from "../emit/wgsl/layout.js";
+import { maxDispatch, type Manifest, type ManifestTensor, type StageDispatch, type WebGpuLayout } from "../manifest.js";
+import { elementsPerWorkgroup } from "../schedule/choose-wgsl.js";
 import { didYouMean } from "../diagnostics/diagnostic.js";
 import { hasOwn, own, setOwn } from "../records.js";
 

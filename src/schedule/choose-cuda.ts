@@ -62,19 +62,47 @@ export const simtSmemBytes = (d: number, dv: number, s: { readonly blockQ: numbe
 type WgmmaShape = Pick<WgmmaSchedule, "warpgroups" | "blockK" | "overlap" | "producer" | "stages">;
 
 /**
- * Shared memory of the wgmma kernels, and the Q buffers of the warp-specialised one. Without a producer: Q, two
- * buffers of K, and two of V (three where P V of one tile overlaps the next tile's scores). With one: Q_STAGES
- * buffers of Q (two, so that the producer copies the next query tile during this one, where they fit), `stages`
- * buffers of K and of V, the mbarriers, the stages' tile codes and the Q buffers' items. Both: 1024 bytes more to
- * align the start to the swizzle pattern's period.
+ * The shared memory of a wgmma kernel: `qStages` buffers of Q (`qBytes` in all), buffers of K (`kBytes` each) and of
+ * V (`vBuffers` of `vBytes`), and the block's bytes (`smemBytes`).
  */
-export function wgmmaSmem(dims: HeadDims, s: WgmmaShape): { readonly smemBytes: number; readonly qStages: number } {
+export type WgmmaSmem = {
+  readonly smemBytes: number; readonly qStages: number; readonly qBytes: number; readonly kBytes: number; readonly vBytes: number; readonly vBuffers: number;
+};
+
+/**
+ * Shared memory of the wgmma kernels. Without a producer: Q, two buffers of K, and two of V (three where P V of one
+ * tile overlaps the next tile's scores). With one: Q_STAGES buffers of Q (two, so that the producer copies the next
+ * query tile during this one, where they fit), `stages` buffers of K and of V, the mbarriers, the stages' tile codes
+ * and the Q buffers' items. Both: 1024 bytes more to align the start to the swizzle pattern's period.
+ */
+export function wgmmaSmem(dims: HeadDims, s: WgmmaShape): WgmmaSmem {
   const BR = 64 * s.warpgroups;
   const qBytes = BR * dims.d * 2, kBytes = s.blockK * dims.d * 2, vBytes = s.blockK * dims.dv * 2;
-  if (!s.producer) return { smemBytes: 1024 + qBytes + 2 * kBytes + (s.overlap ? 3 : 2) * vBytes, qStages: 1 };
+  if (!s.producer) {
+    const vBuffers = s.overlap ? 3 : 2;
+    return { smemBytes: 1024 + qBytes + 2 * kBytes + vBuffers * vBytes, qStages: 1, qBytes, kBytes, vBytes, vBuffers };
+  }
   const bytes = (qStages: number) => 1024 + qStages * qBytes + s.stages * (kBytes + vBytes) + 8 * (4 * s.stages + 2 * qStages) + 4 * s.stages + 8 * qStages;
   const qStages = bytes(2) <= maxSharedBytesSm90 ? 2 : 1;
-  return { smemBytes: bytes(qStages), qStages };
+  return { smemBytes: bytes(qStages), qStages, qBytes: qStages * qBytes, kBytes, vBytes, vBuffers: s.stages };
+}
+
+/**
+ * Registers a thread after setmaxnreg, for a block of one producer and `consumerGroups` consumer warpgroups. The
+ * block is launched with what ptxas gives each thread under __launch_bounds__(threads, 1) (the 64K register file
+ * over the threads, down to a multiple of 8: 168 for 384 threads), and setmaxnreg.inc blocks until the registers it
+ * asks for are free: the producer's and the consumers' share may not exceed the block's allocation, or the
+ * consumers wait forever (the first device run of this kernel hung on 64 + 224 > 168 x 3). The producer, which
+ * unrolls its copies 4 at a time, takes 56, or 72 where it classifies tiles from tables (document ids; 64 spilled
+ * once it copied Q too, and 72 leaves two consumers the same 216): it spills below those, and ALiBi's consumers
+ * spill at 216 (bench/results/cuda-notes.md, steps 22 and 26).
+ */
+export function wsRegisters(consumerGroups: number, tables = false): { readonly launch: number; readonly producer: number; readonly consumer: number } {
+  const threads = 128 * (consumerGroups + 1);
+  const launch = Math.floor(65536 / threads / 8) * 8;
+  const producer = tables ? 72 : 56;
+  const consumer = Math.min(256, Math.floor((launch * threads - 128 * producer) / (128 * consumerGroups) / 8) * 8);
+  return { launch, producer, consumer };
 }
 
 /** q, k and v of one dtype, f16 or bf16: the tensor-core kernels' operands. */
@@ -175,8 +203,8 @@ function mmaShape(stage: FusedStage, { d, dv }: HeadDims): { readonly warps: num
 
 /**
  * Measured on the H100 and the H200 (bench/results/cuda-notes.md, steps 9-12 and 19-25): the warp-specialised kernel
- * (fused-wgmma-ws.ts), a producer warpgroup and two consumer warpgroups on 128 x 128 tiles, with resident blocks that
- * take their query tiles from a counter. Masked chains at D = 128 have P V overlap the next tile's softmax and the
+ * (fused-wgmma-ws.ts), a producer warpgroup and two consumer warpgroups on 128 x 128 tiles, with persistent blocks
+ * that take their query tiles from a counter. Masked chains at D = 128 have P V overlap the next tile's softmax and the
  * consumers take turns (ping-pong); without a mask, at D = 64, and for chains that read a column value (a document
  * id), no overlap, which measured faster for them. Chains that read a tensor per score (a relative-bias table): one
  * warpgroup with 64-key tiles without the overlap, short blocks that fit two or three an SM.

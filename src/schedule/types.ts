@@ -29,8 +29,8 @@ type CudaFusedBase = {
 /**
  * sm_90a, warpgroup matrix products (fused-wgmma.ts, fused-wgmma-ws.ts): `warpgroups` of 64 query rows each (the
  * consumers, where a producer warpgroup copies K/V for them through `stages` buffers); `overlap`: P V of one tile
- * overlaps the next tile's softmax; `pingpong`: two consumers take turns to issue their products; `persistent`: a
- * resident block an SM takes query tiles from a counter of the launch's own.
+ * overlaps the next tile's softmax; `pingpong`: two consumers take turns to issue their products; `persistent`: one
+ * block an SM stays for the whole launch and takes query tiles from a counter of the launch's own.
  */
 export type WgmmaSchedule = CudaFusedBase & {
   readonly path: "wgmma";

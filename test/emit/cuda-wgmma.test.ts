@@ -6,18 +6,17 @@ import { readFileSync } from "node:fs";
 import { compile } from "../../src/compile.js";
 import { lowerFused } from "../../src/tile/lower.js";
 import { printFusedWgmma } from "../../src/emit/cuda/fused-wgmma.js";
-import { wgmmaRecord } from "../../src/schedule/choose-cuda.js";
+import { wgmmaRecord, wsRegisters } from "../../src/schedule/choose-cuda.js";
 import { scheduleCuda } from "../../src/schedule/index.js";
 import type { KernelPlan } from "../../src/plan/plan.js";
 import { printWgmma } from "../../src/emit/cuda/wgmma.js";
-import { wsRegisters } from "../../src/emit/cuda/fused-wgmma-ws.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cudaDialect } from "../../src/emit/cuda/dialect.js";
 import type { FusedStage } from "../../src/plan/plan.js";
-import { pinnedCuda } from "../../src/emit/cuda/index.js";
+import { pinnedCuda } from "../../src/compile.js";
 import { planKernel } from "../../src/plan/plan.js";
 import { checked, planned } from "../support/programs.js";
 
@@ -64,7 +63,7 @@ describe("the sm_90a wgmma kernel", () => {
     );
   });
 
-  it("takes the resident warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
+  it("takes the persistent warp-specialised kernel (overlap and ping-pong for masks at D = 128 without column reads), one warpgroup and 64-key tiles for chains that read tensors per score", () => {
     const shape = (path: string, D: number) => {
       const r = scheduleCuda(planned(readFileSync(path, "utf8"), { D }), "sm_90a").schedule.stages.find((x) => x.kind === "fused")!;
       if (r.kind !== "fused" || r.path !== "wgmma") throw new Error(`not wgmma: ${JSON.stringify(r)}`);
@@ -72,23 +71,23 @@ describe("the sm_90a wgmma kernel", () => {
       return { path: _path, warpgroups, blockK, overlap, producer, stages, pingpong, persistent };
     };
     const overlapped = wg({ warpgroups: 2, blockK: 128, overlap: true, producer: true, pingpong: true, persistent: true });
-    const resident = wg({ warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true });
+    const persistent = wg({ warpgroups: 2, blockK: 128, overlap: false, producer: true, persistent: true });
     const narrow = wg({ warpgroups: 1, blockK: 64, overlap: false });
-    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(resident);
-    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(resident);
+    expect(shape("bench/cuda/programs/full.attn", 128)).toEqual(persistent);
+    expect(shape("bench/cuda/programs/full.attn", 64)).toEqual(persistent);
     expect(shape("bench/cuda/programs/causal.attn", 128)).toEqual(overlapped);
     expect(shape("bench/cuda/programs/alibi.attn", 128)).toEqual(overlapped);
     expect(shape("bench/cuda/programs/sliding.attn", 128)).toEqual(overlapped);
-    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(resident);
-    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(resident);
-    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual(resident);
+    expect(shape("bench/cuda/programs/causal.attn", 64)).toEqual(persistent);
+    expect(shape("bench/cuda/programs/document.attn", 64)).toEqual(persistent);
+    expect(shape("bench/cuda/programs/document.attn", 128)).toEqual(persistent);
     expect(shape("examples/relative-bias.attn", 128)).toEqual(narrow);
   });
 
   it("fits an H100 block's shared memory at every shape, with the third V buffer only when P V overlaps", () => {
     const stage = fusedStage(readFileSync("bench/cuda/programs/full.attn", "utf8"), 128);
     const d = cudaDialect({ tensorIndex: new Map([["q", 0], ["k", 1], ["v", 2], ["o", 3]]), sizeIndex: new Map(), scalarIndex: new Map() }, { fastMath: true });
-    const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, rank: 4, ctype: "__nv_bfloat16" }]));
+    const slots = new Map(["q", "k", "v", "o"].map((name, index) => [name, { index, strideOffset: 4 * index, ctype: "__nv_bfloat16" }]));
     const bytes = (warpgroups: number, blockK: number, overlap: boolean) =>
       printFusedWgmma("k", lowerFused(stage, { deferScale: true }), d, slots, "__nv_bfloat16", wgmmaRecord({ arch: "sm_90a", output: "o" }, { d: 128, dv: 128 }, { warpgroups, blockK, overlap, producer: false, stages: 2, pingpong: false, persistent: false, l2Budget: 0 })).smemBytes;
     // Q (64 rows a warpgroup), two K buffers and two or three V buffers of BC x 128 bf16, and 1024 bytes of alignment.
@@ -197,7 +196,7 @@ describe("the sm_90a wgmma kernel", () => {
     }
   }, 120_000);
 
-  it("gives resident blocks, one an SM, that take their query tiles from a counter of the launch's own, in the grid's order", () => {
+  it("gives persistent blocks, one an SM, that take their query tiles from a counter of the launch's own, in the grid's order", () => {
     for (const program of ["full", "causal", "document"]) {
       const plan = planKernel(checked(readFileSync(`bench/cuda/programs/${program}.attn`, "utf8"), { D: 128 })).plan;
       const source = sm90(plan).source;

@@ -12,15 +12,25 @@ import { afterAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
 import { frontEnd } from "../../src/frontend.js";
 import { planKernel, type KernelPlan } from "../../src/plan/plan.js";
-import { buildWgsl } from "../../src/emit/wgsl/index.js";
+import { emitWgsl } from "../../src/emit/wgsl/index.js";
 import { wgslUserPrefixes } from "../../src/emit/wgsl/dialect.js";
-import { buildCuda } from "../../src/emit/cuda/index.js";
+import { emitCuda } from "../../src/emit/cuda/index.js";
+import { scheduleCuda, scheduleWgsl } from "../../src/schedule/index.js";
 import { nameText } from "../../src/emit/names.js";
 import { pascalCase } from "../../src/emit/ts/index.js";
 import { releaseDevice, requestDevice } from "../../src/runtime/index.js";
 import { runCase } from "../exec/support.js";
 
 const run = promisify(execFile);
+/** The plan printed on its default schedule. */
+const wgslOf = (plan: KernelPlan) => {
+  const scheduled = scheduleWgsl(plan);
+  return emitWgsl(scheduled.plan, scheduled.schedule).code;
+};
+const cudaOf = (plan: KernelPlan) => {
+  const scheduled = scheduleCuda(plan, "sm_80");
+  return emitCuda(scheduled.plan, scheduled.schedule);
+};
 const repoRoot = join(import.meta.dirname, "../..");
 const scratch: string[] = [];
 afterAll(() => {
@@ -153,7 +163,7 @@ describe("programs named after keywords and generated identifiers", () => {
       const front = frontEnd(text);
       expect(front.diagnostics.filter((x) => x.severity === "error"), text.slice(0, 200)).toEqual([]);
       const plan = planKernel(front.kernels[0], "auto").plan;
-      return [buildWgsl(plan).program!.code, buildWgsl(planKernel(front.kernels[0], "naive").plan).program!.code].map((code) => ({ p, code, module: device.createShaderModule({ code }) }));
+      return [wgslOf(plan), wgslOf(planKernel(front.kernels[0], "naive").plan)].map((code) => ({ p, code, module: device.createShaderModule({ code }) }));
     }).flat();
     for (const m of modules) {
       const errors = (await m.module.getCompilationInfo()).messages.filter((x) => x.type === "error");
@@ -226,7 +236,7 @@ describe("programs named after keywords and generated identifiers", () => {
     const headers: string[] = [];
     for (const [p, text] of hostilePrograms.entries()) {
       const front = frontEnd(text);
-      const program = buildCuda(planKernel(front.kernels[0], "auto").plan, "sm_80").program!;
+      const program = cudaOf(planKernel(front.kernels[0], "auto").plan);
       writeFileSync(join(dir, `program${p}.h`), program.header);
       headers.push(`#include "program${p}.h"`);
       if (kernelSample.includes(p)) {

@@ -5,7 +5,8 @@ import { extentCode, identifier, printExpr } from "../expr.js";
 import type { CodeWriter } from "../writer.js";
 import type { LoadExpr } from "../expr.js";
 
-export type TensorSlot = { readonly index: number; readonly strideOffset: number; readonly rank: number; readonly ctype: string };
+/** A tensor in Params: its pointer `p.t[index]`, its dims and strides from `strideOffset` on, its element type. */
+export type TensorSlot = { readonly index: number; readonly strideOffset: number; readonly ctype: string };
 
 export { extentCode };
 

@@ -1,6 +1,5 @@
 // Emit stage (CUDA): how CUDA C++ spells the IR's literals, calls, loads and names.
 import type { Dialect, LoadExpr } from "../expr.js";
-import { identifier } from "../expr.js";
 import type { MathFn, RefName, ValueType } from "../../check/typed.js";
 
 export type CudaNames = {
@@ -19,58 +18,46 @@ const floatLiteral = (v: number): string => {
   return `${text}f`;
 };
 
-const floatCalls: Record<MathFn, (a: readonly string[]) => string> = {
-  exp: ([a]) => `expf(${a})`,
-  exp2: ([a]) => `exp2f(${a})`,
-  log: ([a]) => `logf(${a})`,
-  log2: ([a]) => `log2f(${a})`,
-  sqrt: ([a]) => `sqrtf(${a})`,
-  rsqrt: ([a]) => `rsqrtf(${a})`,
-  tanh: ([a]) => `tanhf(${a})`,
-  sigmoid: ([a]) => `(1.0f / (1.0f + expf(-(${a}))))`,
-  floor: ([a]) => `floorf(${a})`,
-  ceil: ([a]) => `ceilf(${a})`,
-  abs: ([a]) => `fabsf(${a})`,
-  min: (args) => args.reduce((x, y) => `fminf(${x}, ${y})`),
-  max: (args) => args.reduce((x, y) => `fmaxf(${x}, ${y})`),
-  clamp: ([x, lo, hi]) => `fminf(fmaxf(${x}, ${lo}), ${hi})`,
-  // Truncation toward zero, saturating, NaN to 0: the rules of a float stored to i32 (prelude.ts).
-  i32: ([a]) => `attnc_to_int(${a})`,
-};
+/**
+ * A call: C's single-precision functions, named as the language's with an `f` (expf, rsqrtf), but for those below;
+ * ints have min, max and abs of their own. With `fast` (16-bit inputs, the tensor-core path), tanh and sigmoid
+ * are hardware approximations.
+ */
+function call(fn: MathFn, args: readonly string[], type: ValueType, fast: boolean): string {
+  const [a, b, c] = args;
+  const int = type === "int";
+  switch (fn) {
+    case "abs": return int ? `abs(${a})` : `fabsf(${a})`;
+    case "min": return args.reduce((x, y) => `${int ? "min" : "fminf"}(${x}, ${y})`);
+    case "max": return args.reduce((x, y) => `${int ? "max" : "fmaxf"}(${x}, ${y})`);
+    case "clamp": return int ? `min(max(${a}, ${b}), ${c})` : `fminf(fmaxf(${a}, ${b}), ${c})`;
+    case "tanh": return fast ? `attnc_tanh_fast(${a})` : `tanhf(${a})`;
+    case "sigmoid": return fast ? `fmaf(0.5f, attnc_tanh_fast(0.5f * (${a})), 0.5f)` : `(1.0f / (1.0f + expf(-(${a}))))`;
+    // Truncation toward zero, saturating, NaN to 0: the rules of a float stored to i32 (prelude.ts).
+    case "i32": return `attnc_to_int(${a})`;
+    default: return `${fn}f(${a})`;
+  }
+}
 
-/** Hardware approximations where a kernel's inputs are 16-bit floats (the tensor-core path). */
-const fastFloatCalls: Record<MathFn, (a: readonly string[]) => string> = {
-  ...floatCalls,
-  tanh: ([a]) => `attnc_tanh_fast(${a})`,
-  sigmoid: ([a]) => `fmaf(0.5f, attnc_tanh_fast(0.5f * (${a})), 0.5f)`,
-};
-
-export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = {}): Dialect {
-  const calls = options.fastMath ? fastFloatCalls : floatCalls;
+/** The CUDA dialect; `loads` collects the tensors whose loaders (ld_N, cuda/index.ts) it prints. */
+export function cudaDialect(names: CudaNames, options: { fastMath?: boolean; loads?: Set<string> } = {}): Dialect {
   return {
     float: "float",
     int: "int",
     bool: "bool",
     floatLiteral,
     intLiteral: (v) => (v < 0 ? `(${v})` : `${v}`),
-    boolLiteral: (v) => (v ? "true" : "false"),
     toFloat: (c) => `((float)${c})`,
-    call: (fn: MathFn, args: readonly string[], type: ValueType) => {
-      if (type === "int") {
-        if (fn === "abs") return `abs(${args[0]})`;
-        if (fn === "min") return args.reduce((x, y) => `min(${x}, ${y})`);
-        if (fn === "max") return args.reduce((x, y) => `max(${x}, ${y})`);
-        if (fn === "clamp") return `min(max(${args[0]}, ${args[1]}), ${args[2]})`;
-      }
-      return calls[fn](args);
-    },
+    call: (fn, args, type) => call(fn, args, type, options.fastMath === true),
     select: (c, a, b) => `(${c} ? ${a} : ${b})`,
     intDiv: (a, b) => `attnc_floordiv(${a}, ${b})`,
     intMod: (a, b) => `attnc_floormod(${a}, ${b})`,
     // __fdividef: two ulps, without the IEEE division's dozen instructions (16-bit inputs only).
     floatDiv: options.fastMath ? (a, b) => `__fdividef(${a}, ${b})` : undefined,
-    load: (e: LoadExpr, indices: readonly string[]) => `ld_${names.tensorIndex.get(e.tensor)}(p${indices.map((i) => `, ${i}`).join("")})`,
-    variable: identifier,
+    load: (e: LoadExpr, indices: readonly string[]) => {
+      options.loads?.add(e.tensor);
+      return `ld_${names.tensorIndex.get(e.tensor)}(p${indices.map((i) => `, ${i}`).join("")})`;
+    },
     size: (name) => `p.sz[${names.sizeIndex.get(name)}]`,
     scalar: (name) => {
       const s = names.scalarIndex.get(name)!;
@@ -82,6 +69,5 @@ export function cudaDialect(names: CudaNames, options: { fastMath?: boolean } = 
     // Lets 16 iterations' loads be in flight at once (a tile table's reduction over a 64-id granule; what it saved
     // alone was not isolated, cuda-notes.md step 26).
     unrollConstant: "#pragma unroll 16",
-    isInfNegative: (c) => `(${c} == __int_as_float(0xff800000))`,
   };
 }

@@ -19,20 +19,20 @@ import { printScalar, type ScalarSpelling } from "../../tile/print.js";
  * a causal mask) to the first, blockIdx.y the groups. The hardware dispatches blocks in that order, so within a
  * group the long blocks start first and the short ones fill the tail. With group = 1 this is row after row.
  *
- * With `take` (resident blocks, one an SM), the block loops over work items instead: `take` declares `item`, the
- * next one this block runs (at or past `work` when none is left), taken in the same order (row group, a group's
- * query tiles longest first, rows fastest; the last group may be short), so that items handed out one at a time
- * from a counter keep the grid's longest-first order.
+ * With `persistent` (the schedule's persistent blocks, one an SM), the block loops over work items instead:
+ * `persistent` declares `item`, the next one this block runs (at or past `work` when none is left), taken in the
+ * same order (row group, a group's query tiles longest first, rows fastest; the last group may be short), so that
+ * items handed out one at a time from a counter keep the grid's longest-first order.
  */
-export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void, take?: () => void): void {
+export function printQueryTileLoop(stage: FusedStage, d: Dialect, w: CodeWriter, body: () => void, persistent?: () => void): void {
   const c = stage.chain;
   w.line(`const int N = ${extentCode(c.queryVar.extent, d)}, M = ${extentCode(c.keyVar.extent, d)};`);
   w.line(`const long long rows = ${rowCountCode(c.rowVars, d)};`);
-  if (take) {
+  if (persistent) {
     w.line("const int tiles = (N + BR - 1) / BR;");
     w.line("const long long work = rows * tiles, whole_groups = rows / group;");
     w.block("for (;;)", () => {
-      take();
+      persistent();
       w.line("if (item >= work) break;");
       // Items before group g: g * group * tiles; the group holds `size` rows (fewer in a short last group).
       w.line("const long long g = min(item / ((long long)group * tiles), whole_groups);");

@@ -6,12 +6,13 @@ import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import type { MmaSchedule } from "../../schedule/types.js";
+import { constHeadDims } from "../../schedule/choose-cuda.js";
 import { printPrologue, printQueryTileLoop } from "./fused-common.js";
 import { printFinalise, printRowState, printRescaleAndPack, printScores, tileMath, unrolled as unrolledIn } from "./fused-tile.js";
 
 /**
  * A fused kernel and its launch: `persistent` ones get a block for each SM and a work counter (printQueryTileLoop's
- * `take`); with `valueSlices` (> 1), blockIdx.z picks the slice of the value columns a block computes.
+ * `persistent`); with `valueSlices` (> 1), blockIdx.z picks the slice of the value columns a block computes.
  */
 export type FusedKernel = {
   readonly name: string; readonly code: string; readonly threads: number; readonly smemBytes: number; readonly blockQ: number; readonly persistent?: boolean;
@@ -22,23 +23,18 @@ export function printFusedMma(
   name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: MmaSchedule,
 ): FusedKernel {
   const stage = program.stage;
-  const c = stage.chain;
-  const D = (c.headVar.extent as { value: number }).value;
-  const DV = (c.valueVar.extent as { value: number }).value;
-  const { mTiles: MT, blockK: BC, blockQ: BR, threads, smemBytes } = shape;
+  const { d: D, dv: DV } = constHeadDims(stage)!;
   // The value columns this kernel's blocks accumulate: all of DV, or a slice of them (blockIdx.z picks which).
-  const slice = shape.valueSlice;
-  const slices = shape.valueSlices;
-  const DP = D + 8;
-  const DVP = slice + 8;
+  const { mTiles: MT, blockK: BC, blockQ: BR, threads, smemBytes, valueSlice: slice, valueSlices: slices } = shape;
+  // Rows padded by 8 elements (mmaSmemBytes).
+  const DP = D + 8, DVP = slice + 8;
   // Past 256, fewer of a tile's copies unrolled, so that their addresses fit beside O (255 registers, no spills).
   const unroll = D > 256 || slices > 1 ? ", 8" : "";
   const t = tileMath(program);
   const w = new CodeWriter();
   const unrolled = (head: string, body: () => void) => unrolledIn(w, head, body);
 
-  w.line(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec, const int group) {`);
-  w.indented(() => {
+  w.block(`__global__ void __launch_bounds__(${threads}) ${name}(const Params p, const int vec, const int group)`, () => {
     w.line(`typedef ${ctype} T;`);
     if (slices > 1) w.line(`// DV: the value columns of this block, those from e0 on, of the ${DV} in ${slices} slices (blockIdx.z).`);
     w.line(`constexpr int D = ${D}, DV = ${slice}, MT = ${MT}, BR = ${BR}, BC = ${BC}, DP = ${DP}, DVP = ${DVP}, THREADS = ${threads};`);
@@ -110,6 +106,5 @@ export function printFusedMma(
       w.line("__syncthreads();");
     });
   });
-  w.line("}");
   return { name, code: w.toString(), threads, smemBytes, blockQ: BR, ...(slices > 1 ? { valueSlices: slices } : {}) };
 }

@@ -6,66 +6,35 @@
 // taking turns), and release each buffer on an "empty" mbarrier once their products have read it. The producer
 // copies each query tile's Q into one of two buffers the same way, so the next one lands during this one. No
 // block-wide barrier is left in the key loop; setmaxnreg moves registers from the producer to the consumers; with
-// `persistent`, a resident block an SM takes query tiles from a counter of the launch's own, longest first, as
-// they free up (bench/results/cuda-notes.md, steps 17-26).
+// `persistent`, one block an SM stays for the whole launch and takes query tiles from a counter of the launch's
+// own, longest first, as they free up (bench/results/cuda-notes.md, steps 17-26).
 import type { TileProgram } from "../../tile/types.js";
 import type { Dialect } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import { classifiedFromTables, printPrologue, printQueryTileLoop } from "./fused-common.js";
-import { printFinalise, printMaskPrefetch, printRescaleAndPack, printRowState, printScores, tileMath } from "./fused-tile.js";
-import { printIssuePV, printRunPV, printWgmmaHead, type WgmmaKernel } from "./fused-wgmma.js";
+import { printFinalise, printMaskPrefetch, printRowState } from "./fused-tile.js";
+import { printIssuePV, printIssueS, printRunPV, printSoftmax, printWgmmaHead, wgmmaParts, type WgmmaKernel } from "./fused-wgmma.js";
 import type { WgmmaSchedule } from "../../schedule/types.js";
-import { wgmmaSmem } from "../../schedule/choose-cuda.js";
-import { wgmmaName, type WgmmaForm } from "./wgmma.js";
-
-/**
- * Registers a thread after setmaxnreg, for a block of one producer and `consumerGroups` consumer warpgroups. The
- * block is launched with what ptxas gives each thread under __launch_bounds__(threads, 1) (the 64K register file
- * over the threads, down to a multiple of 8: 168 for 384 threads), and setmaxnreg.inc blocks until the registers it
- * asks for are free: the producer's and the consumers' share may not exceed the block's allocation, or the
- * consumers wait forever (the first device run of this kernel hung on 64 + 224 > 168 x 3). The producer, which
- * unrolls its copies 4 at a time, takes 56, or 72 where it classifies tiles from tables (document ids; 64 spilled
- * once it copied Q too, and 72 leaves two consumers the same 216): it spills below those, and ALiBi's consumers
- * spill at 216 (cuda-notes.md, steps 22 and 26).
- */
-export function wsRegisters(consumerGroups: number, tables = false): { readonly launch: number; readonly producer: number; readonly consumer: number } {
-  const threads = 128 * (consumerGroups + 1);
-  const launch = Math.floor(65536 / threads / 8) * 8;
-  const producer = tables ? 72 : 56;
-  const consumer = Math.min(256, Math.floor((launch * threads - 128 * producer) / (128 * consumerGroups) / 8) * 8);
-  return { launch, producer, consumer };
-}
+import { wsRegisters } from "../../schedule/choose-cuda.js";
 
 export function printFusedWgmmaWs(
   name: string, program: TileProgram, d: Dialect, slots: ReadonlyMap<string, TensorSlot>, ctype: string, shape: WgmmaSchedule,
 ): WgmmaKernel {
   const stage = program.stage;
-  const c = stage.chain;
-  const D = (c.headVar.extent as { value: number }).value;
-  const DV = (c.valueVar.extent as { value: number }).value;
-  const BC = shape.blockK;
-  const { blockQ: BR, threads } = shape;
+  const { threads, persistent } = shape;
   const consumers = 128 * shape.warpgroups;
-  const ptxType = ctype === "__half" ? "f16" : "bf16";
-  const ss: WgmmaForm = { operands: "ss", ptxType, n: BC };
-  const rs: WgmmaForm = { operands: "rs", ptxType, n: DV };
-  // Q_STAGES buffers of Q (each consumer warpgroup's 64 rows a tile of its own: two, so that the producer copies
-  // the next query tile during this one, where they fit), STAGES buffers of K and of V, the mbarriers, the stages'
-  // tile codes and the Q buffers' items, and 1024 bytes to align the start to the swizzle pattern's period.
-  const qBytes = BR * D * 2, kBytes = BC * D * 2, vBytes = BC * DV * 2;
-  const stages = shape.stages;
-  const t = tileMath(program);
-  const { smemBytes, qStages } = wgmmaSmem({ d: D, dv: DV }, shape);
-  const pingpong = shape.pingpong === true && shape.overlap && shape.warpgroups === 2;
-  const persistent = shape.persistent === true;
+  // Q_STAGES buffers of Q (each consumer warpgroup's 64 rows a tile of its own), STAGES buffers of K and of V, the
+  // mbarriers, the stages' tile codes and the Q buffers' items (wgmmaSmem).
+  const parts = wgmmaParts(program, ctype, shape);
+  const { ss, rs, t } = parts;
+  const pingpong = shape.pingpong && shape.overlap && shape.warpgroups === 2;
   const regs = wsRegisters(shape.warpgroups, classifiedFromTables(stage));
   const w = new CodeWriter();
 
   const counter = persistent ? ", unsigned long long* counter" : "";
-  w.line(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group${counter}) {`);
-  w.indented(() => {
-    printWgmmaHead(w, { ctype, D, DV, BR, BC, qBytes: qStages * qBytes, kBytes, vBytes }, `STAGES = ${stages}, Q_STAGES = ${qStages}`, "STAGES");
+  w.block(`__global__ void __launch_bounds__(${threads}, 1) ${name}(const Params p, const int vec, const int group${counter})`, () => {
+    printWgmmaHead(w, ctype, parts, shape, `STAGES = ${shape.stages}, Q_STAGES = ${parts.smem.qStages}`, "STAGES");
     // full_k, full_v: the producer's 128 threads arrive once their copies of a stage landed (and its thread 0 once
     // more on full_k, after writing the stage's tile); empty_k, empty_v: every consumer thread arrives once its
     // products have read the stage. tile[b]: the key tile in stage b, times 2, plus 1 where it is full (needs no
@@ -88,18 +57,25 @@ export function printFusedWgmmaWs(
     w.line("const int lane = threadIdx.x & 31;");
     w.line("int it = 0;  // tiles through the ring so far: tile it sits in stage it % STAGES, its use it / STAGES");
     w.line("int qi = 0;  // query tiles so far: in Q buffer qi % Q_STAGES, its use qi / Q_STAGES");
+    // Q buffer qb of query tile qi, once its barrier `bar` has completed the phase of this use.
+    const waitQBuffer = (bar: string, parity: string) => {
+      w.line("const int qb = qi % Q_STAGES;");
+      w.line(`attnc_mbar_wait(${bar} + qb, ${parity});`);
+    };
     w.block("if (threadIdx.x < 128)", () => {
-      // The producer: takes each query tile (from the counter, if resident), copies its Q, walks its live key tiles,
-      // and ends each with a stage that carries tile -1. Its thread 0 arrives on full_q once more after writing the
-      // item, so that full_q completes for every item, the end of the work included.
+      // The producer: takes each query tile (from the counter, if persistent), copies its Q, walks its live key
+      // tiles, and ends each with a stage that carries tile -1. Its thread 0 arrives on full_q once more after
+      // writing the item, so that full_q completes for every item, the end of the work included.
       w.line(`attnc_regs_dec<${regs.producer}>();`);
-      const takeQ = () => {
-        w.line("const int qb = qi % Q_STAGES;");
-        w.line("attnc_mbar_wait(empty_q + qb, ((qi / Q_STAGES) & 1) ^ 1);");
+      // Whole tiles are all cp.async, which arrive on `bar` when they land; others also stored and so wait here first.
+      const arriveWhenLanded = (whole: string, bar: string) => {
+        w.line("attnc_cp_commit();");
+        w.line(`if (${whole}) attnc_cp_async_arrive(${bar});`);
+        w.line(`else { attnc_cp_wait<0>(); attnc_mbar_arrive(${bar}); }`);
       };
       printQueryTileLoop(stage, d, w, () => {
         if (!persistent) {
-          takeQ();
+          waitQBuffer("empty_q", "((qi / Q_STAGES) & 1) ^ 1");
           w.line("if (threadIdx.x == 0) attnc_mbar_arrive(full_q + qb);");
         }
         printPrologue(stage, d, w, slots);
@@ -107,9 +83,7 @@ export function printFusedWgmmaWs(
         w.block("for (int h = 0; h < BR / 64; ++h)", () => {
           w.line("attnc_load_tile_sw128<T, 64, D, 128, 4>(sQ_at(qb) + h * (64 * D * 2), gQ + (long long)(i0 + h * 64) * q_rs, q_rs, q_cs, N - i0 - h * 64, vec & 1, threadIdx.x);");
         });
-        w.line("attnc_cp_commit();");
-        w.line("if (whole_q) attnc_cp_async_arrive(full_q + qb);");
-        w.line("else { attnc_cp_wait<0>(); attnc_mbar_arrive(full_q + qb); }");
+        arriveWhenLanded("whole_q", "full_q + qb");
         w.line("++qi;");
         w.block("for (int kt = next_tile(first);; kt = next_tile(kt + 1), ++it)", () => {
           w.line("const int b = it % STAGES;");
@@ -124,22 +98,21 @@ export function printFusedWgmmaWs(
             w.line("break;");
           });
           w.line("const bool whole = M - kt * BC >= BC;");
-          const copy = (buffer: string, full: string, empty: string, cols: string, g: string, rs: string, cs: string, bit: number) => {
-            w.line(`attnc_mbar_wait(${empty} + b, parity);`);
-            if (full === "full_k") w.line("if (threadIdx.x == 0) { tile[b] = 2 * kt + (tile_full(kt) ? 1 : 0); attnc_mbar_arrive(full_k + b); }");
-            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128, 4>(${buffer}(b), ${g} + (long long)kt * BC * ${rs}, ${rs}, ${cs}, M - kt * BC, vec & ${bit}, threadIdx.x);`);
-            // Whole tiles are all cp.async, which arrive when they land; others also stored and so wait here first.
-            w.line("attnc_cp_commit();");
-            w.line(`if (whole && (vec & ${bit})) attnc_cp_async_arrive(${full} + b);`);
-            w.line(`else { attnc_cp_wait<0>(); attnc_mbar_arrive(${full} + b); }`);
+          // Stage b of K (k) or V (v), once the consumers have released it; K's carries the tile's code.
+          const copy = (x: "k" | "v", cols: string, bit: number) => {
+            const X = x.toUpperCase();
+            w.line(`attnc_mbar_wait(empty_${x} + b, parity);`);
+            if (x === "k") w.line("if (threadIdx.x == 0) { tile[b] = 2 * kt + (tile_full(kt) ? 1 : 0); attnc_mbar_arrive(full_k + b); }");
+            w.line(`attnc_load_tile_sw128<T, BC, ${cols}, 128, 4>(s${X}(b), g${X} + (long long)kt * BC * ${x}_rs, ${x}_rs, ${x}_cs, M - kt * BC, vec & ${bit}, threadIdx.x);`);
+            arriveWhenLanded(`whole && (vec & ${bit})`, `full_${x} + b`);
           };
-          copy("sK", "full_k", "empty_k", "D", "gK", "k_rs", "k_cs", 2);
-          copy("sV", "full_v", "empty_v", "DV", "gV", "v_rs", "v_cs", 4);
+          copy("k", "D", 2);
+          copy("v", "DV", 4);
         });
       }, persistent ? () => {
         // Thread 0 takes the next item from the counter and hands it to the other producer threads (named barrier
         // 1) and to the consumers (item[qb], then full_q).
-        takeQ();
+        waitQBuffer("empty_q", "((qi / Q_STAGES) & 1) ^ 1");
         w.line("if (threadIdx.x == 0) { q_item[qb] = (long long)atomicAdd(counter, 1ULL); attnc_mbar_arrive(full_q + qb); }");
         w.line("attnc_named_sync(1, 128);");
         w.line("const long long item = q_item[qb];");
@@ -156,10 +129,7 @@ export function printFusedWgmmaWs(
       // bar.arrive opens once it has issued its own, so that one's softmax runs under the other's products (FA3's
       // schedule). Both walk the same rows and tiles, so every sync has its arrive; consumer 0 goes first.
       if (pingpong) w.line("if (cg == 1) attnc_named_arrive(3, 256);");
-      const waitQ = () => {
-        w.line("const int qb = qi % Q_STAGES;");
-        w.line("attnc_mbar_wait(full_q + qb, (qi / Q_STAGES) & 1);");
-      };
+      const waitQ = () => waitQBuffer("full_q", "(qi / Q_STAGES) & 1");
       printQueryTileLoop(stage, d, w, () => {
         if (!persistent) waitQ();
         // The tiles, their classes and Q come from the producer: only the output's plane is needed here.
@@ -196,20 +166,7 @@ export function printFusedWgmmaWs(
           w.line("const int kt = code >> 1;");
           w.line("const int j0 = kt * BC;");
           w.line("attnc_fence_async_smem();");
-          w.line("float s[MT][BC / 8][4];");
-          if (shape.overlap) {
-            w.line("attnc_fence_regs(o[0]);");
-            w.line("attnc_fence_regs(pa[0]);");
-          }
-          w.line("attnc_wgmma_fence();");
-          if (pingpong) w.line("attnc_named_sync(3 + cg, 256);");
-          w.line("#pragma unroll");
-          w.block("for (int kk = 0; kk < D / 16; ++kk)", () => {
-            w.line("const uint64_t da = attnc_desc(sQ_g + (kk >> 2) * (64 * 128) + (kk & 3) * 32, 16, 1024);");
-            w.line("const uint64_t db = attnc_desc(sK(b) + (kk >> 2) * (BC * 128) + (kk & 3) * 32, 16, 1024);");
-            w.line(`${wgmmaName(ss)}(s[0], da, db, kk > 0);`);
-          });
-          w.line("attnc_wgmma_commit();");
+          printIssueS(w, ss, "sQ_g + (kk >> 2) * (64 * 128)", "sK(b)", shape.overlap, pingpong ? "attnc_named_sync(3 + cg, 256);" : undefined);
           printMaskPrefetch(t, d, w, "(code & 1) != 0");
           if (shape.overlap) {
             w.block("if (pb >= 0)", () => {
@@ -223,23 +180,12 @@ export function printFusedWgmmaWs(
               if (pingpong) w.line("attnc_named_arrive(4 - cg, 256);");
               w.line("attnc_wgmma_wait<0>();");
             });
-            w.line("attnc_fence_regs(s[0]);");
-            w.line("attnc_mbar_arrive(empty_k + b);");
-            printScores(t, d, w, true);
-            w.line("attnc_wgmma_wait<0>();");
-            w.line("attnc_fence_regs(o[0]);");
-            w.line("if (pb >= 0) attnc_mbar_arrive(empty_v + pb);");
-            printRescaleAndPack(t, w, false);
+          }
+          printSoftmax(w, t, d, shape.overlap, "attnc_mbar_arrive(empty_k + b);", "if (pb >= 0) attnc_mbar_arrive(empty_v + pb);");
+          if (shape.overlap) {
             w.line("pb = b;");
             w.line("pp = parity;");
-          } else {
-            w.line("attnc_wgmma_wait<0>();");
-            w.line("attnc_fence_regs(s[0]);");
-            w.line("attnc_mbar_arrive(empty_k + b);");
-            printScores(t, d, w, true);
-            printRescaleAndPack(t, w);
-            runPV("b", "parity");
-          }
+          } else runPV("b", "parity");
         });
         // Every S of this query tile has been waited for: its Q buffer is free for the producer's next one.
         w.line("attnc_mbar_arrive(empty_q + qb);");
@@ -252,6 +198,5 @@ export function printFusedWgmmaWs(
       } : undefined);
     });
   });
-  w.line("}");
-  return { name, code: w.toString(), threads, smemBytes, blockQ: BR, forms: [ss, rs], persistent };
+  return { name, code: w.toString(), threads, smemBytes: shape.smemBytes, blockQ: shape.blockQ, forms: [ss, rs], persistent };
 }

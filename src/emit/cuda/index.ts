@@ -1,11 +1,12 @@
 // Emit stage (CUDA): a kernel plan printed as one CUDA C++ translation unit exporting the stable launch ABI,
 // and its header with a typed wrapper.
-import { dimOf, showExtent, tensorsOf, type CheckedKernel, type Expr, type Extent, type TensorInfo } from "../../check/typed.js";
-import { children } from "../../graph/walk.js";
+import { dimOf, showExtent, type Extent, type TensorInfo } from "../../check/typed.js";
+import { productExtents } from "../../graph/walk.js";
 import type { DType } from "../../syntax/ast.js";
 import type { KernelPlan } from "../../plan/plan.js";
-import { scheduleCuda } from "../../schedule/index.js";
-import type { CudaArch, CudaSchedule, TileScheduleOverride } from "../../schedule/types.js";
+import type { CudaFusedSchedule, CudaSchedule } from "../../schedule/types.js";
+import { staticSharedBytes } from "../../schedule/choose-cuda.js";
+import { dtypeLookup } from "../../schedule/index.js";
 import { CodeWriter } from "../writer.js";
 import { cudaDialect, type CudaNames } from "./dialect.js";
 import { cudaPrelude, mmaPrelude } from "./prelude.js";
@@ -24,35 +25,9 @@ import { memberName } from "./names.js";
 export type CudaProgram = { readonly source: string; readonly header: string };
 
 const elementBytes = (t: DType): number => (t === "f32" || t === "i32" ? 4 : 2);
+/** The launch function's parameters: the stable ABI, defined here and declared in the header. */
+const launchParameters = "void* const* tensors, const int64_t* strides, const int64_t* sizes, const double* scalars, cudaStream_t stream";
 const ctypeOf: Record<DType, string> = { f16: "__half", bf16: "__nv_bfloat16", f32: "float", i32: "int" };
-
-export type CudaBuild = {
-  /** Undefined where a pinned schedule cannot run (`errors`). */
-  readonly program: CudaProgram | undefined;
-  /** The plan the CUDA runs: the kernel's, or the naive one where a fused stage cannot be compiled; naive stages lowered. */
-  readonly plan: KernelPlan;
-  /** Its schedule, a record a stage (schedule/); `fallback` says why it is naive where the kernel's plan is fused. */
-  readonly schedule: CudaSchedule;
-  /** What is wrong with the pinned schedule. */
-  readonly errors: readonly string[];
-};
-
-/** The kernel's plan as CUDA at an arch, on its schedule (scheduleCuda), with the fields `pin` gives pinned. */
-export function buildCuda(plan: KernelPlan, arch: CudaArch, pin?: TileScheduleOverride["cuda"]): CudaBuild {
-  const scheduled = scheduleCuda(plan, arch, pin);
-  const program = scheduled.errors.length > 0 ? undefined : emitCuda(scheduled.plan, scheduled.schedule);
-  return { program, plan: scheduled.plan, schedule: scheduled.schedule, errors: scheduled.errors };
-}
-
-/**
- * The kernel's plan as CUDA with `pin`'s fields pinned, for tools and tests that print variants; throws what is wrong
- * with the pin. It prints the plan the schedule is for (its naive stages lowered), never the plan given.
- */
-export function pinnedCuda(plan: KernelPlan, arch: CudaArch, pin: TileScheduleOverride["cuda"]): CudaProgram {
-  const build = buildCuda(plan, arch, pin);
-  if (build.program === undefined) throw new Error(build.errors.join("; "));
-  return build.program;
-}
 
 /** The plan as CUDA, each stage printed as its schedule record says (schedule.stages[i] for plan.stages[i]). */
 export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram {
@@ -61,52 +36,48 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
   const manifestTensors = [...k.inputs, ...k.outputs];
   const tensors: TensorInfo[] = [...manifestTensors, ...plan.buffers];
   const slots = new Map<string, TensorSlot>();
-  let strideOffset = 0;
+  let strideCount = 0;
   tensors.forEach((t, index) => {
-    slots.set(t.name, { index, strideOffset, rank: t.dims.length, ctype: ctypeOf[t.dtype] });
-    strideOffset += t.dims.length;
+    slots.set(t.name, { index, strideOffset: strideCount, ctype: ctypeOf[t.dtype] });
+    strideCount += t.dims.length;
   });
-  const strideCount = strideOffset;
   const names: CudaNames = {
     tensorIndex: new Map(tensors.map((t, i) => [t.name, i])),
     sizeIndex: new Map(k.sizes.map((s, i) => [s, i])),
     scalarIndex: new Map(k.scalars.map((s, i) => [s.name, { index: i, dtype: s.dtype }])),
   };
-  const d = cudaDialect(names);
-  const fast = cudaDialect(names, { fastMath: true });
-  const dtypeOf = (name: string) => tensors.find((t) => t.name === name)!.dtype;
+  // The tensors read inside expressions, through a loader each.
+  const loads = new Set<string>();
+  const d = cudaDialect(names, { loads });
+  const fast = cudaDialect(names, { fastMath: true, loads });
+  const dtypeOf = dtypeLookup(plan);
   // The kernel's identifiers: `attnc_`, its name text, and `_stageN`, `_launch` (and in the header `_args`, `_run`),
   // suffixes none of which ends another, so two kernels' identifiers never meet; no helper ends in one.
   const fn = `attnc_${nameText(k.name)}`;
 
-  // Kernels, one a stage.
-  type Fused = { kind: "fused"; stage: number; path: "wgmma" | "mma" | "simt"; l2Budget: number } & FusedKernel;
-  const kernels: ({ kind: "naive"; name: string; code: string; stage: number; threads: number } | Fused)[] = [];
+  // Kernels, one a stage, with what their launches need; the wgmma helpers they call.
   const forms = new Map<string, WgmmaForm>();
-  plan.stages.forEach((stage, i) => {
+  const kernels = plan.stages.map((stage, i) => {
     const name = `${fn}_stage${i}`;
     const s = schedule.stages[i];
     if (stage.kind === "naive" || s.kind === "naive") {
       if (stage.kind !== "naive" || s.kind !== "naive") throw new Error("internal: a CUDA schedule for another plan");
-      kernels.push({ kind: "naive", name, code: printNaive(name, lowerNaiveStage(stage), d, slots, s.threads), stage: i, threads: s.threads });
-      return;
+      return { kind: "naive" as const, stage, name, code: printNaive(name, lowerNaiveStage(stage), d, slots, s.threads), threads: s.threads };
     }
     const ctype = ctypeOf[dtypeOf(stage.chain.q.tensor)];
     // The softmax scales raw products inside exp2 where it can (one multiply-add a score).
     const program = lowerFused(stage, { deferScale: true });
-    const at = { stage: i, l2Budget: s.l2Budget };
-    if (s.path === "simt") kernels.push({ kind: "fused", ...at, path: "simt", ...printFusedSimt(name, program, d, slots, s) });
-    else if (s.path === "wgmma") {
-      const kernel = (s.producer ? printFusedWgmmaWs : printFusedWgmma)(name, program, fast, slots, ctype, s);
-      for (const f of kernel.forms) forms.set(wgmmaName(f), f);
-      kernels.push({ kind: "fused", ...at, path: "wgmma", ...kernel });
-    } else kernels.push({ kind: "fused", ...at, path: "mma", ...printFusedMma(name, program, fast, slots, ctype, s) });
+    const kernel: FusedKernel & { readonly forms?: readonly WgmmaForm[] } = s.path === "simt" ? printFusedSimt(name, program, d, slots, s)
+      : s.path === "mma" ? printFusedMma(name, program, fast, slots, ctype, s)
+      : (s.producer ? printFusedWgmmaWs : printFusedWgmma)(name, program, fast, slots, ctype, s);
+    for (const f of kernel.forms ?? []) forms.set(wgmmaName(f), f);
+    return { kind: "fused" as const, stage, path: s.path, l2Budget: s.l2Budget, ...kernel };
   });
   const pathNote = { wgmma: "tensor cores, wgmma", mma: "tensor cores", simt: "SIMT" };
 
   const w = new CodeWriter();
   w.line(`// Generated by attnc from kernel \`${commentText(k.name)}\`: ${plan.schedule} schedule, ${schedule.arch}.`);
-  w.line(`// Stages: ${plan.stages.map((s, i) => (s.kind === "naive" ? `${i}: naive ${commentText(s.statement.target)}` : `${i}: fused ${commentText(s.chain.output.name)} (${pathNote[(kernels[i] as Fused).path]})`)).join("; ")}.`);
+  w.line(`// Stages: ${plan.stages.map((s, i) => (s.kind === "naive" ? `${i}: naive ${commentText(s.statement.target)}` : `${i}: fused ${commentText(s.chain.output.name)} (${pathNote[(schedule.stages[i] as CudaFusedSchedule).path]})`)).join("; ")}.`);
   w.line("// Do not edit: regenerate with `attnc compile --target cuda`.");
   for (const line of cudaPrelude.split("\n")) w.line(line);
   if (kernels.some((x) => x.kind === "fused" && x.path !== "simt")) for (const line of mmaPrelude.split("\n")) w.line(line);
@@ -118,19 +89,16 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
   }
   w.line("namespace {");
   w.line("");
-  w.block("struct Params", () => {
-    w.line(`const void* t[${Math.max(1, tensors.length)}];`);
-    w.line(`long long st[${Math.max(1, strideCount)}];`);
-    w.line(`long long dim[${Math.max(1, strideCount)}];`);
-    w.line(`int sz[${Math.max(1, k.sizes.length)}];`);
-    w.line(`float sf[${Math.max(1, k.scalars.length)}];`);
-    w.line(`int si[${Math.max(1, k.scalars.length)}];`);
-  }, "};");
+  // The tensors' pointers, strides and dims, the sizes, and the scalars as float and as int: arrays of one at least.
+  const params = [
+    ["const void* t", tensors.length], ["long long st", strideCount], ["long long dim", strideCount],
+    ["int sz", k.sizes.length], ["float sf", k.scalars.length], ["int si", k.scalars.length],
+  ] as const;
+  w.block("struct Params", () => params.forEach(([field, n]) => w.line(`${field}[${Math.max(1, n)}];`)), "};");
   w.line("");
   // Element loaders for tensors read inside expressions; indices are clamped, which is free where they are in range.
-  const kernelCode = kernels.map((x) => x.code).join("\n");
   tensors.forEach((t, index) => {
-    if (!kernelCode.includes(`ld_${index}(`)) return;
+    if (!loads.has(t.name)) return;
     const slot = slots.get(t.name)!;
     const args = t.dims.map((_, x) => `int x${x}`).join(", ");
     const ret = t.dtype === "i32" ? "int" : "float";
@@ -150,7 +118,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
   // The launch function.
   const dimCode = (e: Extent): string =>
     e.kind === "const" ? `${e.value}LL` : e.kind === "size" ? `(long long)sizes[${names.sizeIndex.get(e.name)}]` : `(${e.factors.map(dimCode).join(" * ")})`;
-  w.block(`extern "C" int ${fn}_launch(void* const* tensors, const int64_t* strides, const int64_t* sizes, const double* scalars, cudaStream_t stream)`, () => {
+  w.block(`extern "C" int ${fn}_launch(${launchParameters})`, () => {
     w.line("Params p = {};");
     if (k.sizes.length > 0) w.line("if (sizes == nullptr) return (int)cudaErrorInvalidValue;");
     w.line(`for (int x = 0; x < ${k.sizes.length}; ++x) { if (sizes[x] < 0 || sizes[x] > 2147483647LL) return (int)cudaErrorInvalidValue; p.sz[x] = (int)sizes[x]; }`);
@@ -176,9 +144,9 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
     k.scalars.forEach((_, x) => w.line(`p.sf[${x}] = (float)scalars[${x}]; p.si[${x}] = (int)scalars[${x}];`));
     w.line("cudaError_t err = cudaSuccess;");
     if (plan.buffers.length > 0) w.line(`void* scratch[${plan.buffers.length}] = {};`);
-    // Resident kernels take their work from a counter of this launch's own (printQueryTileLoop).
-    const resident = kernels.some((x) => x.kind === "fused" && x.persistent);
-    if (resident) w.line("unsigned long long* counter = nullptr;");
+    // Persistent kernels take their work from a counter of this launch's own (printQueryTileLoop).
+    const persistent = kernels.some((x) => x.kind === "fused" && x.persistent);
+    if (persistent) w.line("unsigned long long* counter = nullptr;");
     plan.buffers.forEach((t, x) => {
       const slot = slots.get(t.name)!;
       const numel = t.dims.map((_, y) => `p.dim[${slot.strideOffset + y}]`).join(" * ") || "1";
@@ -186,18 +154,17 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
       w.line(`p.t[${slot.index}] = scratch[${x}];`);
     });
     for (const kernel of kernels) {
-      const stage = plan.stages[kernel.stage];
       w.block("if (err == cudaSuccess)", () => {
-        if (kernel.kind === "naive" && stage.kind === "naive") {
-          const total = stage.statement.vars.map((v) => `(long long)${dimCode(v.extent)}`).join(" * ") || "1LL";
+        if (kernel.kind === "naive") {
+          const total = kernel.stage.statement.vars.map((v) => `(long long)${dimCode(v.extent)}`).join(" * ") || "1LL";
           w.line(`const long long total = ${total};`);
           w.block("if (total > 0)", () => {
             w.line(`const long long blocks = (total + ${kernel.threads - 1}) / ${kernel.threads};`);
             w.line(`${kernel.name}<<<(unsigned)(blocks < 1048576LL ? blocks : 1048576LL), ${kernel.threads}, 0, stream>>>(p);`);
             w.line("err = cudaGetLastError();");
           });
-        } else if (kernel.kind === "fused" && stage.kind === "fused") {
-          const c = stage.chain;
+        } else {
+          const c = kernel.stage.chain;
           w.line(`const long long n = ${dimCode(c.queryVar.extent)};`);
           w.line(`const long long rows = ${c.rowVars.map((r) => dimCode(r.extent)).join(" * ") || "1LL"};`);
           w.block("if (n > 0 && rows > 0)", () => {
@@ -232,7 +199,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
               // blockIdx.z: the slice of the value columns (mmaValueSlice), where the kernel has several.
               w.line(`const dim3 grid((unsigned)(tiles * group), (unsigned)(groups < 65535LL ? groups : 65535LL)${(kernel.valueSlices ?? 1) > 1 ? `, ${kernel.valueSlices}` : ""});`);
             }
-            if (kernel.smemBytes > 48 * 1024) {
+            if (kernel.smemBytes > staticSharedBytes) {
               w.line(`if (err == cudaSuccess) err = cudaFuncSetAttribute(${kernel.name}, cudaFuncAttributeMaxDynamicSharedMemorySize, ${kernel.smemBytes});`);
             }
             w.block("if (err == cudaSuccess)", () => {
@@ -243,7 +210,7 @@ export function emitCuda(plan: KernelPlan, schedule: CudaSchedule): CudaProgram 
         }
       });
     }
-    if (resident) w.line("if (counter != nullptr) { cudaError_t e2 = cudaFreeAsync(counter, stream); if (err == cudaSuccess) err = e2; }");
+    if (persistent) w.line("if (counter != nullptr) { cudaError_t e2 = cudaFreeAsync(counter, stream); if (err == cudaSuccess) err = e2; }");
     plan.buffers.forEach((_, x) => w.line(`if (scratch[${x}] != nullptr) { cudaError_t e2 = cudaFreeAsync(scratch[${x}], stream); if (err == cudaSuccess) err = e2; }`));
     w.line("return (int)err;");
   });
@@ -260,14 +227,14 @@ function printHeader(plan: KernelPlan, fn: string): string {
   w.line("#include <stdint.h>");
   w.line("#include <cuda_runtime.h>");
   w.line("");
-  w.line("#ifdef __cplusplus");
-  w.line('extern "C" {');
-  w.line("#endif");
+  // The declarations have C linkage, in C++ too.
+  const cplusplus = (line: string) => ["#ifdef __cplusplus", line, "#endif"].forEach((x) => w.line(x));
+  cplusplus('extern "C" {');
   w.line("");
   w.line(`// tensors: ${commentText(tensors.map((t) => `${t.name} [${dims(t)}] ${t.dtype}`).join("; "))}`);
   w.line(`// sizes: ${commentText(k.sizes.join(", ")) || "none"}; scalars: ${commentText(k.scalars.map((s) => `${s.name} ${s.dtype}`).join(", ")) || "none"}`);
   w.line("// Strides are in elements, per tensor and dimension in the order above. Returns a cudaError_t value.");
-  w.line(`int ${fn}_launch(void* const* tensors, const int64_t* strides, const int64_t* sizes, const double* scalars, cudaStream_t stream);`);
+  w.line(`int ${fn}_launch(${launchParameters});`);
   w.line("");
   w.line("// The arguments by name, for " + `${fn}_run. Each group is a struct of its own, so no name meets another`);
   w.line("// group's or a generated one. A member is the program's name where that is a C++ identifier no header");
@@ -292,24 +259,6 @@ function printHeader(plan: KernelPlan, fn: string): string {
     w.line(`return ${fn}_launch(tensors, strides, sizes, scalars, stream);`);
   });
   w.line("");
-  w.line("#ifdef __cplusplus");
-  w.line("}");
-  w.line("#endif");
+  cplusplus("}");
   return w.toString();
-}
-
-/** The distinct products of sizes among a kernel's dims and index extents. */
-function productExtents(k: CheckedKernel): Extent[] {
-  const out = new Map<string, Extent>();
-  const note = (e: Extent) => e.kind === "product" && out.set(showExtent(e), e);
-  const visit = (e: Expr): void => {
-    if (e.kind === "reduce" || e.kind === "softmax") e.vars.forEach((v) => note(v.extent));
-    children(e).forEach(visit);
-  };
-  for (const t of tensorsOf(k)) t.dims.forEach(note);
-  for (const st of k.statements) {
-    st.vars.forEach((v) => note(v.extent));
-    visit(st.value);
-  }
-  return [...out.values()];
 }

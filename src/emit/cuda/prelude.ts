@@ -58,6 +58,18 @@ __device__ inline __attribute__((always_inline)) float attnc_exp2(float x) {
 using namespace attnc_rt;
 `;
 
+/** mma.sync m16n8k16 with f32 accumulators on operands of `ctype` (PTX `ptx`), and two floats packed as a `pair`. */
+const mmaSpecialisation = (ctype: string, ptx: string, pair: string, convert: string) => String.raw`template <> struct attnc_mma<${ctype}> {
+  static __device__ inline __attribute__((always_inline)) void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.${ptx}.${ptx}.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static __device__ inline __attribute__((always_inline)) uint32_t pack(float lo, float hi) {
+    ${pair} h = ${convert}(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&h);
+  }
+};`;
+
 /** Tensor-core helpers for the fused kernel: cp.async, ldmatrix and mma.sync m16n8k16 (sm_80 and later). */
 export const mmaPrelude = String.raw`namespace attnc_rt {
 
@@ -81,26 +93,8 @@ __device__ inline __attribute__((always_inline)) void attnc_ldmatrix_x4_trans(ui
 }
 
 template <typename T> struct attnc_mma;
-template <> struct attnc_mma<__half> {
-  static __device__ inline __attribute__((always_inline)) void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-  static __device__ inline __attribute__((always_inline)) uint32_t pack(float lo, float hi) {
-    __half2 h = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&h);
-  }
-};
-template <> struct attnc_mma<__nv_bfloat16> {
-  static __device__ inline __attribute__((always_inline)) void run(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-  static __device__ inline __attribute__((always_inline)) uint32_t pack(float lo, float hi) {
-    __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&h);
-  }
-};
+${mmaSpecialisation("__half", "f16", "__half2", "__floats2half2_rn")}
+${mmaSpecialisation("__nv_bfloat16", "bf16", "__nv_bfloat162", "__floats2bfloat162_rn")}
 
 // Copies a ROWS x COLS tile (row r at g + r * row_stride, columns at col_stride) into shared memory with row pitch
 // PITCH; rows at or past valid_rows are zero-filled. 16-byte cp.async where the layout allows, element copies otherwise.

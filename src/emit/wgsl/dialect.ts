@@ -1,6 +1,5 @@
 // Emit stage (WGSL): how WGSL spells the IR's literals, calls, loads and names.
 import type { Dialect, LoadExpr } from "../expr.js";
-import { identifier } from "../expr.js";
 import { nameText } from "../names.js";
 import type { MathFn, RefName, ValueType } from "../../check/typed.js";
 
@@ -68,38 +67,29 @@ export const wgslDialect: Dialect = {
   bool: "bool",
   floatLiteral: wgslFloat,
   intLiteral: wgslInt,
-  boolLiteral: (v) => (v ? "true" : "false"),
   toFloat: (c) => `f32(${c})`,
-  call: (fn: MathFn, args: readonly string[], type: ValueType) => {
+  // WGSL's built-ins have the language's names (exp, log2, floor, abs, ...), but for these.
+  call: (fn: MathFn, args: readonly string[]) => {
     const [a, b, c] = args;
     switch (fn) {
-      case "exp": return `exp(${a})`;
-      case "exp2": return `exp2(${a})`;
-      case "log": return `log(${a})`;
-      case "log2": return `log2(${a})`;
-      case "sqrt": return `sqrt(${a})`;
       case "rsqrt": return `inverseSqrt(${a})`;
       // Vulkan drivers may compute tanh as a quotient of exponentials, NaN for large arguments; tanh(15) rounds to 1 in f32.
       case "tanh": return `tanh(clamp(${a}, -15.0f, 15.0f))`;
       case "sigmoid": return `(1.0f / (1.0f + exp(-(${a}))))`;
-      case "floor": return `floor(${a})`;
-      case "ceil": return `ceil(${a})`;
-      case "abs": return `abs(${a})`;
       case "min": return fold("min", args);
       case "max": return fold("max", args);
-      case "clamp": return type === "int" ? `min(max(${a}, ${b}), ${c})` : `min(max(${a}, ${b}), ${c})`;
+      case "clamp": return `min(max(${a}, ${b}), ${c})`;
       case "i32": return `attnc_to_i32(${a})`;
+      default: return `${fn}(${a})`;
     }
   },
   select: (c, a, b) => `select(${b}, ${a}, ${c})`,
   intDiv: (a, b) => `attnc_div(${a}, ${b})`,
   intMod: (a, b) => `attnc_mod(${a}, ${b})`,
   load: (e: LoadExpr, indices: readonly string[]) => `ld_${tensorIdentifier(e.tensor)}(${indices.join(", ")})`,
-  variable: identifier,
   size: (name) => `${sizeFunction(name)}()`,
   scalar: (name) => `${scalarFunction(name)}()`,
   ref: (name: RefName) => `r_${name}`,
   declare: (name, type, value) => `var ${name}: ${type === "float" ? "f32" : type === "int" ? "i32" : "bool"} = ${value};`,
   forLoop: (v, extent) => `for (var ${v}: i32 = 0i; ${v} < ${extent}; ${v}++)`,
-  isInfNegative: (c) => `(${c} == attnc_f32(0xff800000u))`,
 };

@@ -3,7 +3,7 @@ import type { Extent, TensorInfo } from "../../check/typed.js";
 import type { CodeWriter } from "../writer.js";
 import { scalarFunction, sizeFunction, tensorIdentifier, wgslDialect } from "./dialect.js";
 import { extentCode as sharedExtentCode } from "../expr.js";
-import type { BufferBinding } from "./layout.js";
+import type { BufferBinding } from "../../manifest.js";
 import { commentText } from "../names.js";
 
 /** A dimension's value in WGSL: a literal, the run-time size, or their product. */
@@ -20,34 +20,33 @@ export function declareParams(w: CodeWriter, sizes: readonly string[], scalars: 
   return words;
 }
 
-export function declareHelpers(w: CodeWriter): void {
-  w.line("// Infinities and the f32 extremes come from bits at run time: WGSL's constant evaluation rejects infinities.");
-  w.line("fn attnc_f32(bits: u32) -> f32 { return bitcast<f32>(bits); }");
-  w.line("// Integer division and remainder round towards minus infinity, as in .attn; by zero they give 0.");
-  w.block("fn attnc_div(a: i32, b: i32) -> i32", () => {
-    w.line("if (b == 0i) { return 0i; }");
-    w.line("let q = a / b;");
-    w.line("return select(q, q - 1i, q * b != a && ((a < 0i) != (b < 0i)));");
-  });
-  w.block("fn attnc_mod(a: i32, b: i32) -> i32", () => {
-    w.line("if (b == 0i) { return 0i; }");
-    w.line("let r = a % b;");
-    w.line("return select(r, r + b, r != 0i && ((r < 0i) != (b < 0i)));");
-  });
-  w.line("// An index clamped into [0, n): loads never leave their tensor, whatever the sizes.");
-  w.line("fn attnc_index(x: i32, n: i32) -> i32 { return clamp(x, 0i, max(n - 1i, 0i)); }");
-  w.line("// i32(x): truncation toward zero, saturating, NaN to 0. Decided on the bits: WGSL may assume no NaN or");
-  w.line("// infinity in comparisons, and leaves an out-of-range conversion to the implementation.");
-  w.block("fn attnc_to_i32(x: f32) -> i32", () => {
-    w.line("let bits = bitcast<u32>(x);");
-    w.line("let magnitude = bits & 0x7fffffffu;");
-    w.line("if (magnitude > 0x7f800000u) { return 0i; }");
-    w.line("if (magnitude >= 0x4f000000u) { return select(2147483647i, i32(-2147483647 - 1), bits >= 0x80000000u); }");
-    w.line("return i32(x);");
-  });
-  w.line("// bfloat16 is the high half of an f32.");
-  w.line("fn attnc_bf16(word: u32, high: bool) -> f32 { return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high)); }");
+/** The helpers every module declares (printed verbatim). */
+export const wgslHelpers = String.raw`// Infinities and the f32 extremes come from bits at run time: WGSL's constant evaluation rejects infinities.
+fn attnc_f32(bits: u32) -> f32 { return bitcast<f32>(bits); }
+// Integer division and remainder round towards minus infinity, as in .attn; by zero they give 0.
+fn attnc_div(a: i32, b: i32) -> i32 {
+  if (b == 0i) { return 0i; }
+  let q = a / b;
+  return select(q, q - 1i, q * b != a && ((a < 0i) != (b < 0i)));
 }
+fn attnc_mod(a: i32, b: i32) -> i32 {
+  if (b == 0i) { return 0i; }
+  let r = a % b;
+  return select(r, r + b, r != 0i && ((r < 0i) != (b < 0i)));
+}
+// An index clamped into [0, n): loads never leave their tensor, whatever the sizes.
+fn attnc_index(x: i32, n: i32) -> i32 { return clamp(x, 0i, max(n - 1i, 0i)); }
+// i32(x): truncation toward zero, saturating, NaN to 0. Decided on the bits: WGSL may assume no NaN or
+// infinity in comparisons, and leaves an out-of-range conversion to the implementation.
+fn attnc_to_i32(x: f32) -> i32 {
+  let bits = bitcast<u32>(x);
+  let magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) { return 0i; }
+  if (magnitude >= 0x4f000000u) { return select(2147483647i, i32(-2147483647 - 1), bits >= 0x80000000u); }
+  return i32(x);
+}
+// bfloat16 is the high half of an f32.
+fn attnc_bf16(word: u32, high: bool) -> f32 { return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high)); }`;
 
 const elementType = (b: BufferBinding) => (b.storage === "i32" ? "i32" : b.storage === "f32" ? "f32" : "u32");
 export const valueType = (b: BufferBinding) => (b.dtype === "i32" ? "i32" : "f32");
