@@ -18,7 +18,7 @@ import { identifier, printExpr, printsInline, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
-import type { BufferBinding } from "./layout.js";
+import type { BufferBinding } from "../../manifest.js";
 import { elementAt, extentCode, pairAt, word, type Placement } from "./module.js";
 import type { TileForm, WgslTile as TileShape } from "../../schedule/types.js";
 

@@ -4,7 +4,7 @@ import { identifier, printExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, type TensorUses } from "./dialect.js";
-import { elementsPerWorkgroup } from "./layout.js";
+import { elementsPerWorkgroup } from "../../schedule/choose-wgsl.js";
 import { extentCode } from "./module.js";
 
 /** The stage's code, and the tensors it names. */
