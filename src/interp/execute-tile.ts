@@ -95,7 +95,7 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
   };
 
   // Each op as a function of the tile's rows: s[a * cols + b] the scores, regs[a] a row's registers, acc[a * Dv + e].
-  type Tile = { i0: number; rows: number; j0: number; cols: number; isFull: boolean; s: Float64Array; qTile: Float64Array; regs: Registers[]; acc: Float64Array };
+  type Tile = { i0: number; rows: number; j0: number; cols: number; isFull: boolean; raw: Float64Array; s: Float64Array; qTile: Float64Array; regs: Registers[]; acc: Float64Array };
   const eachScore = (t: Tile, body: (a: number, b: number) => void) => {
     for (let a = 0; a < t.rows; a++) {
       env[iS] = t.i0 + a;
@@ -114,14 +114,18 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
             env[dS] = d;
             dot = f(dot + f(t.qTile[a * D + d] * k(env)));
           }
+          t.raw[a * t.cols + b] = dot;
           t.s[a * t.cols + b] = dot;
         });
       case "scoreMod": {
         const value = compile(op.value);
-        return (t) => eachScore(t, (a, b) => { env[refs.score] = t.s[a * t.cols + b]; t.s[a * t.cols + b] = f(value(env)); });
+        return (t) => eachScore(t, (a, b) => { env[refs.score] = t.raw[a * t.cols + b]; t.s[a * t.cols + b] = f(value(env)); });
       }
       case "mask":
-        return (t) => { if (!t.isFull && mask !== undefined) eachScore(t, (a, b) => { if (mask(env) === 0) t.s[a * t.cols + b] = -Infinity; }); };
+        // The mask may read the product itself (`ref score`), whatever the score function made of it.
+        return (t) => {
+          if (!t.isFull && mask !== undefined) eachScore(t, (a, b) => { env[refs.score] = t.raw[a * t.cols + b]; if (mask(env) === 0) t.s[a * t.cols + b] = -Infinity; });
+        };
       case "normalise": {
         const fn = compile(op.fn);
         return (t) => eachScore(t, (a, b) => { env[refs.x] = t.s[a * t.cols + b]; t.s[a * t.cols + b] = f(fn(env)); });
@@ -234,7 +238,7 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
           continue;
         }
         const cols = j1 - j0 + 1;
-        const t: Tile = { i0, rows, j0, cols, isFull, s: new Float64Array(rows * cols), qTile, regs, acc };
+        const t: Tile = { i0, rows, j0, cols, isFull, raw: new Float64Array(rows * cols), s: new Float64Array(rows * cols), qTile, regs, acc };
         for (const op of tileOps) op(t);
       }
       for (let a = 0; a < rows; a++) {
