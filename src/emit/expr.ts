@@ -5,6 +5,8 @@ import type { CodeWriter } from "./writer.js";
 import { compileExpr } from "../graph/evaluate.js";
 import { children, some } from "../graph/walk.js";
 import { nameText } from "./names.js";
+import type { Assign, Register } from "../tile/types.js";
+import { printScalar, type ScalarSpelling } from "../tile/print.js";
 
 export type LoadExpr = Extract<Expr, { kind: "load" }>;
 
@@ -228,4 +230,16 @@ function loops(vars: readonly IndexVar[], d: Dialect, w: CodeWriter, body: () =>
   };
   if (shadow) w.block("", () => go(0));
   else go(0);
+}
+
+/**
+ * A tile program's row formulas, a statement each; a register not in `declared` is declared where first assigned
+ * (`declare`: the target's keyword, `float` or `var`), and added.
+ */
+export function printAssigns(w: CodeWriter, steps: readonly Assign[], spelling: ScalarSpelling, declared: Set<Register>, declare: string): void {
+  for (const s of steps) {
+    const local = !declared.has(s.reg);
+    declared.add(s.reg);
+    w.line(`${local ? `${declare} ` : ""}${spelling.reg(s.reg)} = ${printScalar(s.value, spelling)};`);
+  }
 }

@@ -1,9 +1,9 @@
 // Interp stage: a CPU executor of a kernel plan in float32: naive stages as element programs, fused ones as tile programs.
 import type { KernelPlan } from "../plan/plan.js";
-import { prepare, type Arguments, type Sizes } from "./interpret.js";
+import { prepare, runElements, type Arguments, type Sizes } from "./interpret.js";
 import { recordOf } from "../records.js";
 import { lowerFused } from "../tile/lower.js";
-import { runElements, runTileProgram, type TileCounts, type TileShape } from "./execute-tile.js";
+import { runTileProgram, type TileCounts, type TileShape } from "./execute-tile.js";
 import { lowerNaiveStage } from "../tile/elements.js";
 
 export type { TileCounts, TileShape } from "./execute-tile.js";

@@ -2,8 +2,7 @@
 // operations every GPU kernel of the program runs, one thread a row, so that it is the executable definition the
 // backends are tested against.
 import type { Expr } from "../check/typed.js";
-import type { Register, Scalar, TileProgram } from "../tile/types.js";
-import type { ElementProgram } from "../tile/elements.js";
+import { registers, type Register, type Scalar, type TileProgram } from "../tile/types.js";
 import { compileExpr, extentValue, slotAllocator, softmaxBase, type Compiled, type Context } from "./interpret.js";
 import { roundTo } from "./dtype.js";
 
@@ -17,18 +16,16 @@ const largestF32 = 3.4028234663852886e38;
 type Registers = Float64Array;
 type Evaluated = (r: Registers) => number;
 
-const registerIndex = new Map<Register, number>(
-  (["rowMax", "rowSum", "tileMax", "base", "alpha", "score", "stat", "sink", "finalMax", "finalBase", "scale", "denominator"] as const).map((r, k) => [r, k]),
-);
+const registerIndex = new Map<Register, number>(registers.map((r, k) => [r, k]));
 const at = (r: Register) => registerIndex.get(r)!;
 
 /** A scalar of the program as a function of a row's registers, every operation rounded to f32. */
-function evaluator(s: Scalar, expr: (e: Expr) => number, noKeys: boolean): Evaluated {
+function evaluator(s: Scalar, expr: (e: Expr) => () => number, noKeys: boolean): Evaluated {
   const ev = (x: Scalar) => evaluator(x, expr, noKeys);
   switch (s.kind) {
     case "reg": { const k = at(s.reg); return (r) => r[k]; }
     case "const": { const v = f(s.value); return () => v; }
-    case "expr": return () => f(expr(s.expr));
+    case "expr": { const e = expr(s.expr); return () => f(e()); }
     case "noKeys": return () => Number(noKeys);
     case "unary": {
       const a = ev(s.arg);
@@ -79,11 +76,7 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
   const empty = compile(stage.tiles.empty);
   const keyLo = stage.keyRange.lo && compile(stage.keyRange.lo);
   const keyHi = stage.keyRange.hi && compile(stage.keyRange.hi);
-  const exprs = new Map<Expr, Compiled>();
-  const exprValue = (e: Expr) => {
-    if (!exprs.has(e)) exprs.set(e, compile(e));
-    return exprs.get(e)!(env);
-  };
+  const exprValue = (e: Expr) => { const value = compile(e); return () => value(env); };
   const scalar = (s: Scalar) => evaluator(s, exprValue, M === 0);
   const count = (vars: readonly { extent: Parameters<typeof extentValue>[0] }[]) => vars.reduce((n, w) => n * extentValue(w.extent, cx.sizes), 1);
   const flatIndex = (vars: readonly { name: string; extent: Parameters<typeof extentValue>[0] }[]) =>
@@ -251,23 +244,3 @@ export function runTileProgram(p: TileProgram, cx: Omit<Context, "slotOf">, tile
   for (const [name, o] of outputs) buffers.set(name, o.out);
 }
 
-/** Runs an element program (a naive stage) into `cx.buffers`, in float64 as the interpreter does: each element's index variables from its flat number. */
-export function runElements(p: ElementProgram, cx: Omit<Context, "slotOf">): void {
-  const info = cx.infos.get(p.target)!;
-  const slotOf = slotAllocator(p.vars.map((v) => v.name));
-  const value = compileExpr(p.value, { ...cx, slotOf });
-  const digits = p.digits.map((x) => ({ slot: slotOf(x.name), extent: extentValue(x.extent, cx.sizes), outermost: x.outermost }));
-  const total = p.vars.reduce((n, v) => n * extentValue(v.extent, cx.sizes), 1);
-  const out = new Float64Array(total);
-  const env = new Float64Array(64);
-  for (let flat = 0; flat < total; flat++) {
-    let rest = flat;
-    for (const x of digits) {
-      env[x.slot] = x.outermost ? rest : rest % x.extent;
-      if (!x.outermost) rest = Math.floor(rest / x.extent);
-    }
-    const v = value(env);
-    out[flat] = info.dtype === "i32" ? roundTo("i32", v) : v;
-  }
-  (cx.buffers as Map<string, Float64Array>).set(p.target, out);
-}

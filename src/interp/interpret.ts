@@ -2,6 +2,7 @@
 import type { CheckedKernel, Statement, TensorInfo } from "../check/typed.js";
 import { showExtent, tensorsOf } from "../check/typed.js";
 import { roundTo } from "./dtype.js";
+import { lowerNaiveStage, type ElementProgram } from "../tile/elements.js";
 import { own, recordOf } from "../records.js";
 import { compileExpr, extentValue, slotAllocator, type Context, type Sizes } from "../graph/evaluate.js";
 
@@ -60,23 +61,27 @@ export function prepare(kernel: CheckedKernel, args: Arguments, sizes: Sizes) {
 
 /** Evaluates one statement over its whole index space into a new buffer. */
 export function runStatement(st: Statement, cx: Omit<Context, "slotOf">): void {
-  const info = cx.infos.get(st.target)!;
-  const dims = st.vars.map((v) => extentValue(v.extent, cx.sizes));
-  const slotOf = slotAllocator(st.vars.map((v) => v.name));
-  const value = compileExpr(st.value, { ...cx, slotOf });
-  const total = dims.reduce((a, b) => a * b, 1);
+  runElements(lowerNaiveStage({ kind: "naive", statement: st }), cx);
+}
+
+/** Runs an element program (a naive stage) into `cx.buffers`, in float64: each element's index variables from its flat number. */
+export function runElements(p: ElementProgram, cx: Omit<Context, "slotOf">): void {
+  const info = cx.infos.get(p.target)!;
+  const slotOf = slotAllocator(p.vars.map((v) => v.name));
+  const value = compileExpr(p.value, { ...cx, slotOf });
+  const digits = p.digits.map((x) => ({ slot: slotOf(x.name), extent: extentValue(x.extent, cx.sizes), outermost: x.outermost }));
+  const total = p.vars.reduce((n, v) => n * extentValue(v.extent, cx.sizes), 1);
   const out = new Float64Array(total);
   const env = new Float64Array(64);
-  const isInt = info.dtype === "i32";
   for (let flat = 0; flat < total; flat++) {
     let rest = flat;
-    for (let k = dims.length - 1; k >= 0; k--) {
-      env[k] = rest % dims[k];
-      rest = Math.floor(rest / dims[k]);
+    for (const x of digits) {
+      env[x.slot] = x.outermost ? rest : rest % x.extent;
+      if (!x.outermost) rest = Math.floor(rest / x.extent);
     }
     const v = value(env);
-    out[flat] = isInt ? roundTo("i32", v) : v;
+    out[flat] = info.dtype === "i32" ? roundTo("i32", v) : v;
   }
-  (cx.buffers as Map<string, Float64Array>).set(st.target, out);
+  (cx.buffers as Map<string, Float64Array>).set(p.target, out);
 }
 

@@ -9,9 +9,10 @@ import type { FusedStage } from "../plan/plan.js";
  * A value a query row holds: the running max `rowMax` and sum `rowSum` of the online softmax (log2 units), and the
  * temporaries of a key tile's update and of the row's finish. `score` is the element an `exponentiate` maps.
  */
-export type Register =
-  | "rowMax" | "rowSum" | "tileMax" | "base" | "alpha" | "score"
-  | "stat" | "sink" | "finalMax" | "finalBase" | "scale" | "denominator";
+export const registers = [
+  "rowMax", "rowSum", "tileMax", "base", "alpha", "score", "stat", "sink", "finalMax", "finalBase", "scale", "denominator",
+] as const;
+export type Register = (typeof registers)[number];
 
 /** A scalar of a row, in f32: what the online softmax computes, one formula a register. */
 export type Scalar =

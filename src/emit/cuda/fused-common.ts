@@ -4,13 +4,13 @@
 import type { Expr } from "../../check/typed.js";
 import type { FusedStage } from "../../plan/plan.js";
 import type { Dialect } from "../expr.js";
-import { printExpr } from "../expr.js";
+import { printAssigns, printExpr } from "../expr.js";
 import { some } from "../../graph/walk.js";
 import type { CodeWriter } from "../writer.js";
 import { declareRows, extentCode, offsetCode, rowCountCode, storeOffset, type TensorSlot } from "./common.js";
-import type { Assign, Register, TileProgram } from "../../tile/types.js";
+import type { Register, TileProgram } from "../../tile/types.js";
 import { opsOf } from "../../tile/lower.js";
-import { printScalar, type ScalarSpelling } from "../../tile/print.js";
+import type { ScalarSpelling } from "../../tile/print.js";
 
 /**
  * Declares N, M, the row count and the block's query tile [i0, i1] (also as r_i0, r_i1 for tile classification),
@@ -179,14 +179,6 @@ export const cudaScalars = (d: Dialect, w: CodeWriter, reg: (r: Register) => str
   fma: (a, b, c) => `fmaf(${a}, ${b}, ${c})`, select: (c, t, o) => `${c} ? ${t} : ${o}`,
 });
 
-/** Prints row formulas; a register not in `declared` is declared (a float local) where first assigned, and added. */
-export function printAssigns(w: CodeWriter, steps: readonly Assign[], spelling: ScalarSpelling, declared: Set<Register>): void {
-  for (const s of steps) {
-    const local = !declared.has(s.reg);
-    declared.add(s.reg);
-    w.line(`${local ? "float " : ""}${spelling.reg(s.reg)} = ${printScalar(s.value, spelling)};`);
-  }
-}
 
 /** The finish's registers that are not the row state: locals of the row's finish, declared where first assigned. */
 const finishNames: Partial<Record<Register, string>> = {
@@ -207,7 +199,7 @@ export function printRowFinish(
   const reg = (r: Register) => finishNames[r] ?? state(r);
   const spelling = cudaScalars(d, w, reg);
   for (const op of p.finish) {
-    if (op.op === "assign") printAssigns(w, op.steps, spelling, declared);
+    if (op.op === "assign") printAssigns(w, op.steps, spelling, declared, "float");
     else if (op.op === "storeStatistic") {
       const slot = slots.get(op.store.output.name)!;
       w.line(`if (${writer}) attnc_store(static_cast<${slot.ctype}*>(const_cast<void*>(p.t[${slot.index}])) + (${storeOffset(op.store.outputVars, slot)}), ${printExpr(op.store.epilogue, d, w)});`);

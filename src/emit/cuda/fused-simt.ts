@@ -5,12 +5,12 @@
 // summed across them with shuffles.
 import type { TileProgram } from "../../tile/types.js";
 import type { Dialect } from "../expr.js";
-import { identifier } from "../expr.js";
+import { identifier, printAssigns } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import type { TensorSlot } from "./common.js";
 import type { SimtSchedule } from "../../schedule/types.js";
 import { staticSharedBytes } from "../../schedule/choose-cuda.js";
-import { cudaScalars, printAssigns, printOutputStore, printPrologue, printQueryTileLoop, printRowFinish, printScoreElement, scoreCode } from "./fused-common.js";
+import { cudaScalars, printOutputStore, printPrologue, printQueryTileLoop, printRowFinish, printScoreElement, scoreCode } from "./fused-common.js";
 import type { Register } from "../../tile/types.js";
 import { printScalar } from "../../tile/print.js";
 import type { FusedKernel } from "./fused-mma.js";
@@ -112,7 +112,7 @@ export function printFusedSimt(name: string, program: TileProgram, d: Dialect, s
             declared.add(op.into);
             w.line("#pragma unroll");
             w.line(`for (int jj = 0; jj < BC; ++jj) ${reg(op.into)} = fmaxf(${reg(op.into)}, s[jj]);`);
-          } else if (op.op === "assign") printAssigns(w, op.steps, spelling, declared);
+          } else if (op.op === "assign") printAssigns(w, op.steps, spelling, declared, "float");
           else if (op.op === "rescale") {
             w.line("#pragma unroll");
             w.line(`${valueLoop} ${acc} *= ${reg(op.by)};`);

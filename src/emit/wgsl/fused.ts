@@ -14,7 +14,7 @@ import { some } from "../../graph/walk.js";
 import type { Assign, Register, TileProgram } from "../../tile/types.js";
 import { opsOf } from "../../tile/lower.js";
 import { printScalar, type ScalarSpelling } from "../../tile/print.js";
-import { identifier, printExpr, printsInline, type LoadExpr } from "../expr.js";
+import { identifier, printAssigns, printExpr, printsInline, type LoadExpr } from "../expr.js";
 import { CodeWriter } from "../writer.js";
 import { commentText } from "../names.js";
 import { noTensorUses, recordingDialect, storedValue, tensorIdentifier, wgslFloat, type TensorUses } from "./dialect.js";
@@ -98,13 +98,7 @@ export function printFused(entry: string, program: TileProgram, shape: TileShape
   const bool = (e: Expr) => (e.type === "bool" ? expr(e) : `(${expr(e)} != 0)`);
   const spelling = (reg: (r: Register) => string) => wgslScalars(expr, reg);
   /** Prints row formulas; a register not in `declared` becomes a var where first assigned. */
-  const assigns = (steps: readonly Assign[], reg: (r: Register) => string, declared: Set<Register>) => {
-    for (const st of steps) {
-      const local = !declared.has(st.reg);
-      declared.add(st.reg);
-      w.line(`${local ? "var " : ""}${reg(st.reg)} = ${printScalar(st.value, spelling(reg))};`);
-    }
-  };
+  const assigns = (steps: readonly Assign[], reg: (r: Register) => string, declared: Set<Register>) => printAssigns(w, steps, spelling(reg), declared, "var");
   const registerNames: Partial<Record<Register, string>> = { rowMax: "m", rowSum: "l", tileMax: "tile_max", score: "s" };
   const finishNames: Partial<Record<Register, string>> = { stat: "r_stat", finalMax: "final_max", finalBase: "final_base" };
   /** Query row r's register (the score: its vec4 of 4 keys). */
